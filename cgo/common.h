@@ -1,0 +1,105 @@
+// Internal helpers shared by the shim's translation units. Not part of the C API.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hier_torch.h"
+
+struct ht_tensor_s {
+  at::Tensor t;
+};
+
+struct ht_generator_s {
+  at::Generator g;
+};
+
+namespace ht {
+
+extern std::atomic<int64_t> live_tensors;
+
+// Copies msg into a malloc'd buffer the Go side frees with ht_err_free.
+ht_err make_err(const char *msg);
+
+inline ht_tensor wrap(at::Tensor t) {
+  live_tensors.fetch_add(1, std::memory_order_relaxed);
+  return new ht_tensor_s{std::move(t)};
+}
+
+inline const at::Tensor &T(ht_tensor h) {
+  if (h == nullptr) throw std::invalid_argument("null tensor handle");
+  return h->t;
+}
+
+inline c10::optional<at::Tensor> opt(ht_tensor h) {
+  if (h == nullptr) return c10::nullopt;
+  return h->t;
+}
+
+inline at::Device device_of(int d) {
+  if (d < 0) return at::Device(at::kCPU);
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d));
+}
+
+inline int encode_device(const at::Device &d) {
+  if (d.is_cuda()) return d.has_index() ? d.index() : 0;
+  return -1;
+}
+
+inline at::ScalarType scalar_type(int dtype) {
+  switch (dtype) {
+    case HT_UINT8: case HT_INT8: case HT_INT16: case HT_INT32: case HT_INT64:
+    case HT_FLOAT16: case HT_FLOAT32: case HT_FLOAT64: case HT_BOOL: case HT_BFLOAT16:
+      return static_cast<at::ScalarType>(dtype);
+    default:
+      throw std::invalid_argument("unsupported dtype code " + std::to_string(dtype));
+  }
+}
+
+inline std::vector<int64_t> dims(const int64_t *p, int n) {
+  if (n < 0 || n > HT_MAX_DIMS) throw std::invalid_argument("invalid number of dims " + std::to_string(n));
+  return std::vector<int64_t>(p, p + n);
+}
+
+inline at::Reduction::Reduction reduction(int r) {
+  switch (r) {
+    case 0: return at::Reduction::None;
+    case 1: return at::Reduction::Mean;
+    case 2: return at::Reduction::Sum;
+    default: throw std::invalid_argument("invalid reduction " + std::to_string(r));
+  }
+}
+
+inline void check_device_available(int d) {
+  if (d >= 0) {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("cuda:" + std::to_string(d) +
+                               " requested but this libtorch has no CUDA support or no CUDA device is visible");
+    if (static_cast<size_t>(d) >= torch::cuda::device_count())
+      throw std::runtime_error("cuda:" + std::to_string(d) + " requested but only " +
+                               std::to_string(torch::cuda::device_count()) + " CUDA device(s) are visible");
+  }
+}
+
+}  // namespace ht
+
+// Every exported function body sits between HT_TRY and HT_CATCH: exceptions become the
+// returned error of the same call.
+#define HT_TRY try {
+#define HT_CATCH                                             \
+  }                                                          \
+  catch (const c10::Error &e) {                              \
+    return ht::make_err(e.what_without_backtrace());         \
+  }                                                          \
+  catch (const std::exception &e) {                          \
+    return ht::make_err(e.what());                           \
+  }                                                          \
+  catch (...) {                                              \
+    return ht::make_err("unknown C++ exception in libtorch"); \
+  }                                                          \
+  return nullptr;

@@ -1,0 +1,209 @@
+package data
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"math"
+	"strings"
+)
+
+// Columns maps the fields of an Interaction to column names (CSV header
+// names or JSON keys) for LoadGeneric. User and Item are required; every
+// other mapping is optional ("" = not present in the data).
+type Columns struct {
+	User, Item string
+	// Rating: any finite number (not restricted to 1–5); an empty value
+	// gives NaN.
+	Rating string
+	// Time: unix seconds (integer or integral float) or a date/time string
+	// (RFC 3339, "2006-01-02 15:04:05", "2006-01-02", "01 2, 2006"; UTC).
+	// Without a Time column all interactions have Time 0 and are ordered by
+	// Row.
+	Time string
+	// Text and Summary are HTML-unescaped.
+	Text, Summary string
+	// Numeric columns are stored in Interaction.Values under their column
+	// name; empty or absent values are left out, numbers may use thousands
+	// separators ("1,234"), JSON booleans become 1/0.
+	Numeric []string
+}
+
+// LoadGeneric reads interactions from a CSV file with a header row (comma
+// separated, or opts.Comma; tab separated for *.tsv) or from JSON lines (one
+// object per line), plain, gzip-compressed or as the only data file of a zip
+// archive, mapping columns as cols says. The layout (CSV or JSON lines) is
+// detected from the content. See the package documentation for skipping,
+// strict mode and deduplication.
+func LoadGeneric(path string, cols Columns, opts LoadOptions) (*Dataset, error) {
+	if strings.TrimSpace(cols.User) == "" || strings.TrimSpace(cols.Item) == "" {
+		return nil, fmt.Errorf("LoadGeneric: Columns.User and Columns.Item are required")
+	}
+	src, err := openSource(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	k, err := src.sniff()
+	if err != nil {
+		return nil, err
+	}
+	c := &collector{opts: opts}
+	format := FormatGenericCSV
+	if k == kindJSONL {
+		format = FormatGenericJSONL
+		err = readGenericJSON(src, cols, c)
+	} else {
+		err = readGenericCSV(src, cols, opts, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.finish(datasetName(path, opts), format, src.name)
+}
+
+// genericGetter returns the string value of a column and whether it is
+// present.
+type genericGetter func(name string) (string, bool, *fieldErr)
+
+func buildGeneric(cols *Columns, get genericGetter) (Interaction, *fieldErr) {
+	it := Interaction{Rating: math.NaN()}
+	v, _, fe := get(cols.User)
+	if fe != nil {
+		return it, fe
+	}
+	if it.User = strings.TrimSpace(v); it.User == "" {
+		return it, &fieldErr{cols.User, "missing user id"}
+	}
+	v, _, fe = get(cols.Item)
+	if fe != nil {
+		return it, fe
+	}
+	if it.Item = strings.TrimSpace(v); it.Item == "" {
+		return it, &fieldErr{cols.Item, "missing item id"}
+	}
+	if cols.Rating != "" {
+		v, _, fe := get(cols.Rating)
+		if fe != nil {
+			return it, fe
+		}
+		if strings.TrimSpace(v) != "" {
+			r, err := parseNumber(v)
+			if err != nil {
+				return it, &fieldErr{cols.Rating, "invalid rating " + quoteShort(v)}
+			}
+			it.Rating = r
+		}
+	}
+	if cols.Time != "" {
+		v, _, fe := get(cols.Time)
+		if fe != nil {
+			return it, fe
+		}
+		if strings.TrimSpace(v) == "" {
+			return it, &fieldErr{cols.Time, "missing time"}
+		}
+		t, err := parseTime(v)
+		if err != nil {
+			return it, &fieldErr{cols.Time, "unparsable time " + quoteShort(v)}
+		}
+		it.Time = t
+	}
+	if cols.Text != "" {
+		v, _, fe := get(cols.Text)
+		if fe != nil {
+			return it, fe
+		}
+		it.Text = html.UnescapeString(v)
+	}
+	if cols.Summary != "" {
+		v, _, fe := get(cols.Summary)
+		if fe != nil {
+			return it, fe
+		}
+		it.Summary = html.UnescapeString(v)
+	}
+	for _, name := range cols.Numeric {
+		v, ok, fe := get(name)
+		if fe != nil {
+			return it, fe
+		}
+		v = strings.TrimSpace(v)
+		if !ok || v == "" {
+			continue
+		}
+		var x float64
+		switch v {
+		case "true":
+			x = 1
+		case "false":
+			x = 0
+		default:
+			var err error
+			if x, err = parseNumber(v); err != nil {
+				return it, &fieldErr{name, "invalid number " + quoteShort(v)}
+			}
+		}
+		it.setValue(name, x)
+	}
+	return it, nil
+}
+
+func readGenericCSV(src *source, cols Columns, opts LoadOptions, c *collector) error {
+	comma := opts.Comma
+	if comma == 0 && strings.HasSuffix(strings.ToLower(src.inner), ".tsv") {
+		comma = '\t'
+	}
+	r := newCSVReader(src, comma)
+	header, idx, err := readCSVHeader(src, r)
+	if err != nil {
+		return err
+	}
+	mapped := []string{cols.User, cols.Item, cols.Rating, cols.Time, cols.Text, cols.Summary}
+	mapped = append(mapped, cols.Numeric...)
+	for _, name := range mapped {
+		if name == "" {
+			continue
+		}
+		if _, ok := idx[name]; !ok {
+			return fmt.Errorf("%s: column %q is not in the CSV header %q", src.name, name, shortHeader(header))
+		}
+	}
+	return eachCSVRecord(src, r, len(header), c, func(rec []string, row int) *fieldErr {
+		it, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+			return rec[idx[name]], true, nil
+		})
+		if fe != nil {
+			return fe
+		}
+		it.Row = row
+		c.add(it)
+		return nil
+	})
+}
+
+func readGenericJSON(src *source, cols Columns, c *collector) error {
+	return eachJSONLine(src, c, func(line []byte, row int) (*fieldErr, error) {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(line, &obj); err != nil {
+			return jsonErr(err), nil
+		}
+		it, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+			raw, ok := obj[name]
+			if !ok {
+				return "", false, nil
+			}
+			v, present, err := rawScalar(raw)
+			if err != nil {
+				return "", false, &fieldErr{name, err.Error()}
+			}
+			return v, present, nil
+		})
+		if fe != nil {
+			return fe, nil
+		}
+		it.Row = row
+		c.add(it)
+		return nil, nil
+	})
+}

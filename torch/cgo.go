@@ -1,0 +1,109 @@
+// Package torch is a thin Go API over libtorch, reached only through the project's own C shim
+// (cgo/hier_torch.h, built by CMakeLists.txt into build/libhiertorch.so).
+//
+// Memory: every *Tensor owns one native handle. Free releases it deterministically (Free is
+// idempotent); a Scope frees every intermediate of a step at once; a runtime cleanup is only a
+// backstop, because Go's garbage collector cannot see native or GPU memory. LiveTensors reports
+// how many handles are alive.
+//
+// Errors: every operation returns the error libtorch raised in that same call, as an *Error
+// carrying libtorch's message. MustX variants panic and are meant for code whose shapes are
+// already validated (a panic there is a programmer error); Recover turns such a panic back into
+// an error at an API boundary.
+//
+// Grad mode is thread-local in libtorch. NoGrad pins the calling goroutine to its OS thread for
+// the whole region, so goroutine migration cannot leak a disabled grad mode to other code.
+package torch
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../cgo
+#cgo LDFLAGS: -L${SRCDIR}/../build -lhiertorch -Wl,-rpath,${SRCDIR}/../build
+#include <stdlib.h>
+#include "hier_torch.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+// abiVersion must equal HT_ABI_VERSION in cgo/hier_torch.h and the shim's ht_abi_version().
+const abiVersion = 1
+
+// MinTorchVersion is the oldest libtorch the shim supports (checked by CMake and at start).
+const MinTorchVersion = "1.13"
+
+var startErr = checkStart()
+
+func checkStart() error {
+	if v := int(C.ht_abi_version()); v != abiVersion {
+		return fmt.Errorf("torch: libhiertorch ABI version %d, Go package expects %d: rebuild the shim (make shim)", v, abiVersion)
+	}
+	v := LibtorchVersion()
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return fmt.Errorf("torch: cannot parse libtorch version %q", v)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || major < 1 || (major == 1 && minor < 13) {
+		return fmt.Errorf("torch: libtorch %s is too old; hier needs >= %s", v, MinTorchVersion)
+	}
+	return nil
+}
+
+// CheckRuntime reports whether the shim loaded at run time matches this Go package (ABI
+// version) and was built against a supported libtorch (>= MinTorchVersion).
+func CheckRuntime() error { return startErr }
+
+// LibtorchVersion is the libtorch version the shim was compiled against, e.g. "1.13.0".
+func LibtorchVersion() string { return C.GoString(C.ht_torch_version()) }
+
+// Error is an error raised by libtorch (or by the shim's argument checks), with the operation
+// that raised it.
+type Error struct {
+	Op  string // operation name, e.g. "matmul"
+	Msg string // libtorch's message
+}
+
+func (e *Error) Error() string { return "torch: " + e.Op + ": " + e.Msg }
+
+// check converts a shim error (which it frees) into a Go error.
+func check(op string, e C.ht_err) error {
+	if e == nil {
+		return nil
+	}
+	msg := C.GoString(e)
+	C.ht_err_free(e)
+	return &Error{Op: op, Msg: strings.TrimSpace(msg)}
+}
+
+func cInt64s(v []int64) *C.int64_t {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.int64_t)(unsafe.Pointer(&v[0]))
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ManualSeed seeds libtorch's global generators (CPU and, when present, CUDA), like torch.manual_seed.
+func ManualSeed(seed uint64) error { return check("manual_seed", C.ht_manual_seed(C.uint64_t(seed))) }
+
+// SetNumThreads sets libtorch's intra-op thread count (at::set_num_threads). n must be >= 1.
+func SetNumThreads(n int) error { return check("set_num_threads", C.ht_set_num_threads(C.int(n))) }
+
+// NumThreads is libtorch's intra-op thread count.
+func NumThreads() int { return int(C.ht_get_num_threads()) }
+
+// NativeLiveTensors is the number of tensor handles alive in the shim (counted in C++). It
+// equals LiveTensors unless handles were created outside the Go package.
+func NativeLiveTensors() int64 { return int64(C.ht_live_tensors()) }

@@ -1,0 +1,481 @@
+package torch
+
+/*
+#include <stdlib.h>
+#include "hier_torch.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// ErrFreed is returned when a freed tensor is used.
+var ErrFreed = errors.New("torch: use of a freed tensor")
+
+var liveTensors atomic.Int64
+
+// LiveTensors is the number of *Tensor values created by this package and not yet freed
+// (explicitly, by their Scope, or by the cleanup backstop).
+func LiveTensors() int64 { return liveTensors.Load() }
+
+// cell holds the native handle; it is shared with the cleanup backstop so that exactly one of
+// Free or the cleanup releases it.
+type cell struct {
+	p unsafe.Pointer // C.ht_tensor; accessed atomically
+}
+
+func (c *cell) load() C.ht_tensor { return C.ht_tensor(atomic.LoadPointer(&c.p)) }
+
+func (c *cell) release() {
+	if p := atomic.SwapPointer(&c.p, nil); p != nil {
+		C.ht_free(C.ht_tensor(p))
+		liveTensors.Add(-1)
+	}
+}
+
+// Tensor is a handle to a libtorch tensor. The zero value is not usable; tensors come from
+// creation functions and operations. A Tensor may be used from several goroutines for reads
+// (operations that do not modify it); Free must not race with other uses.
+type Tensor struct {
+	c       *cell
+	cleanup runtime.Cleanup
+	scope   atomic.Pointer[Scope]
+}
+
+// newTensor wraps a fresh native handle. The result joins the scope of the first input that
+// has one, so everything computed from scoped tensors is freed with that scope.
+func newTensor(h C.ht_tensor, inputs ...*Tensor) *Tensor {
+	c := &cell{p: unsafe.Pointer(h)}
+	liveTensors.Add(1)
+	t := &Tensor{c: c}
+	t.cleanup = runtime.AddCleanup(t, (*cell).release, c)
+	for _, in := range inputs {
+		if in == nil {
+			continue
+		}
+		if s := in.scope.Load(); s != nil {
+			s.add(t)
+			break
+		}
+	}
+	return t
+}
+
+func (t *Tensor) h() (C.ht_tensor, error) {
+	if t == nil || t.c == nil {
+		return nil, errors.New("torch: nil tensor")
+	}
+	p := t.c.load()
+	if p == nil {
+		return nil, ErrFreed
+	}
+	return p, nil
+}
+
+// optH returns the handle or nil for a nil *Tensor (optional arguments).
+func (t *Tensor) optH() (C.ht_tensor, error) {
+	if t == nil {
+		return nil, nil
+	}
+	return t.h()
+}
+
+// Free releases the native tensor now. It is idempotent and safe on nil.
+func (t *Tensor) Free() {
+	if t == nil || t.c == nil {
+		return
+	}
+	t.cleanup.Stop()
+	t.c.release()
+}
+
+// Freed reports whether the tensor has been released.
+func (t *Tensor) Freed() bool { return t == nil || t.c == nil || t.c.load() == nil }
+
+// Share returns a second handle to the same tensor (same storage and autograd identity),
+// freed independently. It joins t's scope, if any.
+func (t *Tensor) Share() (*Tensor, error) {
+	h, err := t.h()
+	if err != nil {
+		return nil, err
+	}
+	var out C.ht_tensor
+	err = check("share", C.ht_share(h, &out))
+	runtime.KeepAlive(t)
+	if err != nil {
+		return nil, err
+	}
+	return newTensor(out, t), nil
+}
+
+// Scope frees, on Close, every tensor it owns: tensors added with Track and every result of an
+// operation one of whose inputs it owns. Keep takes a tensor out of the scope so it survives
+// Close. A Scope is safe for concurrent use, but it is normally owned by one goroutine (one
+// training or inference step).
+type Scope struct {
+	mu     sync.Mutex
+	ts     []*Tensor
+	closed bool
+}
+
+// NewScope returns an empty scope.
+func NewScope() *Scope { return &Scope{} }
+
+func (s *Scope) add(t *Tensor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		// A tensor created from an input of a closed scope is left to its owner.
+		return
+	}
+	t.scope.Store(s)
+	s.ts = append(s.ts, t)
+}
+
+// Track adds tensors to the scope and returns the first, for chaining.
+func (s *Scope) Track(ts ...*Tensor) *Tensor {
+	for _, t := range ts {
+		if t != nil {
+			s.add(t)
+		}
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	return ts[0]
+}
+
+// Keep removes t from the scope so Close does not free it, and returns t. Results computed
+// from t afterwards are no longer owned by the scope.
+func (s *Scope) Keep(t *Tensor) *Tensor {
+	if t != nil {
+		t.scope.CompareAndSwap(s, nil)
+	}
+	return t
+}
+
+// Close frees every tensor still owned by the scope. It is idempotent.
+func (s *Scope) Close() {
+	s.mu.Lock()
+	ts := s.ts
+	s.ts = nil
+	s.closed = true
+	s.mu.Unlock()
+	for _, t := range ts {
+		if t.scope.CompareAndSwap(s, nil) {
+			t.Free()
+		}
+	}
+}
+
+// Len is the number of tensors the scope currently holds (kept ones included until Close).
+func (s *Scope) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ts)
+}
+
+// Info is a tensor's metadata, read in one native call.
+type Info struct {
+	DType        DType
+	Device       Device
+	Shape        []int64
+	RequiresGrad bool
+	IsLeaf       bool
+}
+
+// Info returns the tensor's dtype, device, shape and autograd flags.
+func (t *Tensor) Info() (Info, error) {
+	h, err := t.h()
+	if err != nil {
+		return Info{}, err
+	}
+	var dt, dev, nd, rg, leaf C.int
+	var shape [C.HT_MAX_DIMS]C.int64_t
+	err = check("info", C.ht_info(h, &dt, &dev, &nd, &shape[0], &rg, &leaf))
+	runtime.KeepAlive(t)
+	if err != nil {
+		return Info{}, err
+	}
+	s := make([]int64, int(nd))
+	for i := range s {
+		s[i] = int64(shape[i])
+	}
+	return Info{DType: DType(dt), Device: deviceFromCode(dev), Shape: s, RequiresGrad: rg != 0, IsLeaf: leaf != 0}, nil
+}
+
+// Shape is the tensor's sizes; nil if the tensor is freed.
+func (t *Tensor) Shape() []int64 {
+	i, err := t.Info()
+	if err != nil {
+		return nil
+	}
+	return i.Shape
+}
+
+// Dim is the number of dimensions (-1 if freed).
+func (t *Tensor) Dim() int {
+	s := t.Shape()
+	if s == nil && t.Freed() {
+		return -1
+	}
+	return len(s)
+}
+
+// Size returns the size of dimension d; negative d counts from the end. It panics on an
+// out-of-range dimension (a programmer error).
+func (t *Tensor) Size(d int) int64 {
+	s := t.Shape()
+	if d < 0 {
+		d += len(s)
+	}
+	if d < 0 || d >= len(s) {
+		panic(fmt.Sprintf("torch: dimension %d out of range for shape %v", d, s))
+	}
+	return s[d]
+}
+
+// Numel is the number of elements.
+func (t *Tensor) Numel() int64 {
+	n := int64(1)
+	for _, s := range t.Shape() {
+		n *= s
+	}
+	return n
+}
+
+// DType is the element type (0 if freed).
+func (t *Tensor) DType() DType {
+	i, _ := t.Info()
+	return i.DType
+}
+
+// Device is where the tensor lives.
+func (t *Tensor) Device() Device {
+	i, _ := t.Info()
+	return i.Device
+}
+
+// RequiresGrad reports whether autograd records operations on the tensor.
+func (t *Tensor) RequiresGrad() bool {
+	i, _ := t.Info()
+	return i.RequiresGrad
+}
+
+func (t *Tensor) String() string {
+	i, err := t.Info()
+	if err != nil {
+		return "Tensor(" + err.Error() + ")"
+	}
+	return fmt.Sprintf("Tensor(shape=%v, dtype=%s, device=%s)", i.Shape, i.DType, i.Device)
+}
+
+// Element is a Go type with a torch dtype.
+type Element interface {
+	~float32 | ~float64 | ~int64 | ~int32 | ~uint8 | ~bool
+}
+
+func dtypeOf[T Element]() DType {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return Float32
+	case float64:
+		return Float64
+	case int64:
+		return Int64
+	case int32:
+		return Int32
+	case uint8:
+		return Uint8
+	case bool:
+		return Bool
+	}
+	panic("unreachable")
+}
+
+func numelOf(shape []int64) (int64, error) {
+	n := int64(1)
+	for _, s := range shape {
+		if s < 0 {
+			return 0, fmt.Errorf("torch: negative dimension in shape %v", shape)
+		}
+		n *= s
+	}
+	return n, nil
+}
+
+// FromSlice copies data into a new CPU tensor of the given shape (dtype from T: float32,
+// float64, int64, int32, uint8 or bool). With no shape the result is 1-D [len(data)].
+// Errors: len(data) does not match the shape.
+func FromSlice[T Element](data []T, shape ...int64) (*Tensor, error) {
+	if len(shape) == 0 {
+		shape = []int64{int64(len(data))}
+	}
+	n, err := numelOf(shape)
+	if err != nil {
+		return nil, err
+	}
+	if n != int64(len(data)) {
+		return nil, fmt.Errorf("torch: %d values do not fill shape %v (%d elements)", len(data), shape, n)
+	}
+	var p unsafe.Pointer
+	if len(data) > 0 {
+		p = unsafe.Pointer(&data[0])
+	}
+	var z T
+	return fromRaw(p, uintptr(len(data))*unsafe.Sizeof(z), dtypeOf[T](), shape, CPU)
+}
+
+// MustFromSlice is FromSlice that panics on error.
+func MustFromSlice[T Element](data []T, shape ...int64) *Tensor {
+	return Must(FromSlice(data, shape...))
+}
+
+// Scalar makes a 0-dim tensor holding v.
+func Scalar[T Element](v T) (*Tensor, error) {
+	var z T
+	return fromRaw(unsafe.Pointer(&v), unsafe.Sizeof(z), dtypeOf[T](), nil, CPU)
+}
+
+// FromBytes copies raw little-endian element bytes into a new tensor on device d.
+// Errors: len(data) != product(shape) * dtype size.
+func FromBytes(data []byte, dt DType, shape []int64, d Device) (*Tensor, error) {
+	if dt.Size() == 0 {
+		return nil, fmt.Errorf("torch: unknown dtype %s", dt)
+	}
+	var p unsafe.Pointer
+	if len(data) > 0 {
+		p = unsafe.Pointer(&data[0])
+	}
+	return fromRaw(p, uintptr(len(data)), dt, shape, d)
+}
+
+func fromRaw(p unsafe.Pointer, nbytes uintptr, dt DType, shape []int64, d Device) (*Tensor, error) {
+	var out C.ht_tensor
+	err := check("from_data", C.ht_from_data(p, C.size_t(nbytes), C.int(dt), cInt64s(shape), C.int(len(shape)), d.code(), &out))
+	if err != nil {
+		return nil, err
+	}
+	return newTensor(out), nil
+}
+
+// Bytes copies the elements (contiguous, row-major, little-endian, moved to the CPU) into a new
+// byte slice.
+func (t *Tensor) Bytes() ([]byte, error) {
+	i, err := t.Info()
+	if err != nil {
+		return nil, err
+	}
+	n, _ := numelOf(i.Shape)
+	buf := make([]byte, n*int64(i.DType.Size()))
+	if err := t.copyOut(buf, len(buf)); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (t *Tensor) copyOut(dst any, nbytes int) error {
+	h, err := t.h()
+	if err != nil {
+		return err
+	}
+	var p unsafe.Pointer
+	switch v := dst.(type) {
+	case []byte:
+		if len(v) > 0 {
+			p = unsafe.Pointer(&v[0])
+		}
+	default:
+		panic("copyOut: unsupported destination")
+	}
+	err = check("copy_to_host", C.ht_copy_to_host(h, p, C.size_t(nbytes)))
+	runtime.KeepAlive(t)
+	return err
+}
+
+// ToSlice copies the tensor's elements into a new Go slice. The tensor's dtype must be T's
+// dtype (convert with To first); it may live on any device.
+func ToSlice[T Element](t *Tensor) ([]T, error) {
+	i, err := t.Info()
+	if err != nil {
+		return nil, err
+	}
+	want := dtypeOf[T]()
+	if i.DType != want {
+		return nil, fmt.Errorf("torch: tensor has dtype %s, want %s", i.DType, want)
+	}
+	n, _ := numelOf(i.Shape)
+	out := make([]T, n)
+	if n == 0 {
+		return out, nil
+	}
+	h, err := t.h()
+	if err != nil {
+		return nil, err
+	}
+	var z T
+	err = check("copy_to_host", C.ht_copy_to_host(h, unsafe.Pointer(&out[0]), C.size_t(uintptr(n)*unsafe.Sizeof(z))))
+	runtime.KeepAlive(t)
+	return out, err
+}
+
+// Float32s copies a float32 tensor's elements into a Go slice (row-major).
+func (t *Tensor) Float32s() ([]float32, error) { return ToSlice[float32](t) }
+
+// Float64s copies a float64 tensor's elements into a Go slice (row-major).
+func (t *Tensor) Float64s() ([]float64, error) { return ToSlice[float64](t) }
+
+// Int64s copies an int64 tensor's elements into a Go slice (row-major).
+func (t *Tensor) Int64s() ([]int64, error) { return ToSlice[int64](t) }
+
+// Item returns the single element of a one-element tensor as float64.
+func (t *Tensor) Item() (float64, error) {
+	h, err := t.h()
+	if err != nil {
+		return 0, err
+	}
+	var v C.double
+	err = check("item", C.ht_item(h, &v))
+	runtime.KeepAlive(t)
+	return float64(v), err
+}
+
+// MustItem is Item that panics on error.
+func (t *Tensor) MustItem() float64 { return Must(t.Item()) }
+
+// Must returns v, or panics with err. Use it where an error is a programmer error (shapes
+// already validated); Recover converts the panic back into an error at an API boundary.
+func Must[T any](v T, err error) T {
+	if err != nil {
+		panic(mustPanic{err})
+	}
+	return v
+}
+
+type mustPanic struct{ err error }
+
+// Recover, deferred as `defer torch.Recover(&err)`, turns a panic raised by Must (or a MustX
+// method) into *err. Other panics propagate.
+func Recover(err *error) {
+	if r := recover(); r != nil {
+		if mp, ok := r.(mustPanic); ok {
+			*err = mp.err
+			return
+		}
+		panic(r)
+	}
+}
+
+// FreeAll frees every tensor in ts (nil entries are skipped).
+func FreeAll(ts ...*Tensor) {
+	for _, t := range ts {
+		t.Free()
+	}
+}
