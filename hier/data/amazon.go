@@ -118,8 +118,11 @@ func readAmazonJSON(src *source, c *collector) (string, error) {
 			}
 			*s.dst = v
 		}
-		if h := strings.TrimSpace(string(rec.Helpful)); h != "" && h != "null" {
+		// helpful is an array [a, b]; accept it as a string "[a, b]" too.
+		if h := strings.TrimSpace(string(rec.Helpful)); strings.HasPrefix(h, "[") {
 			f.helpful = h
+		} else if v, _, err := rawScalar(rec.Helpful); err == nil {
+			f.helpful = v
 		}
 		it, fe := buildAmazon(&f)
 		if fe != nil {

@@ -113,7 +113,8 @@ type LoadOptions struct {
 	// Name overrides Dataset.Name.
 	Name string
 	// Columns, if non-nil, makes Load use the generic loader with this column
-	// mapping instead of detecting an Amazon layout.
+	// mapping instead of detecting an Amazon layout (ignored for MovieLens
+	// directories).
 	Columns *Columns
 	// Comma is the field delimiter for generic CSV files; 0 means ',' ('\t'
 	// for *.tsv files).

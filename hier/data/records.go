@@ -17,7 +17,8 @@ func (c *collector) badAt(file string, line int, fe *fieldErr) error {
 	return c.bad(&RecordError{File: file, Line: line, Field: fe.field, Reason: fe.reason})
 }
 
-// readCSVHeader reads the header row. comma 0 means ','.
+// newCSVReader returns a CSV reader that allows any number of fields per
+// record (counts are checked by the caller). comma 0 means ','.
 func newCSVReader(src *source, comma rune) *csv.Reader {
 	r := csv.NewReader(src.r)
 	if comma != 0 {

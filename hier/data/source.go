@@ -284,11 +284,11 @@ func parseTime(s string) (int64, error) {
 
 // quoteShort quotes a value for an error message, shortening long values.
 func quoteShort(s string) string {
-	const max = 40
-	if len(s) > max {
+	const limit = 40
+	if len(s) > limit {
 		r := []rune(s)
-		if len(r) > max {
-			s = string(r[:max]) + "..."
+		if len(r) > limit {
+			s = string(r[:limit]) + "..."
 		}
 	}
 	return strconv.Quote(s)

@@ -27,7 +27,7 @@ type Record struct {
 // Test record (TrainOnlyUsers counts them).
 //
 // Users and items are indexed densely in order of first appearance in
-// Dataset.Interactions (file order). Every item of the dataset has an index,
+// Dataset.Interactions (file order) after duplicate removal. Every item of the dataset has an index,
 // including items that occur only in Valid/Test (they then have no training
 // interactions, i.e. they are cold items).
 type SplitData struct {
