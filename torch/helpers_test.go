@@ -204,14 +204,25 @@ func f64of(v []float32) []float64 {
 // HIER_GOLDEN_DIR overrides the location.
 func goldenDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("HIER_GOLDEN_DIR")
-	if dir == "" {
-		dir, _ = filepath.Abs(filepath.Join("..", "..", "shared", "golden"))
-	}
+	dir := goldenPath()
 	if _, err := os.Stat(filepath.Join(dir, "golden.safetensors")); err != nil {
 		t.Skipf("golden data not available (%v); it lives in ../shared/golden next to the repository root", err)
 	}
 	return dir
+}
+
+// goldenPath joins parts to the golden directory, whether or not it exists.
+func goldenPath(parts ...string) string {
+	dir := os.Getenv("HIER_GOLDEN_DIR")
+	if dir == "" {
+		dir, _ = filepath.Abs(filepath.Join("..", "..", "shared", "golden"))
+	}
+	return filepath.Join(append([]string{dir}, parts...)...)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 var golden struct {

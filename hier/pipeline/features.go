@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hier-ai/hier/hier/baseline"
+	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/report"
+)
+
+// features are the interest levels per user and the item text vectors.
+type features struct {
+	H0, H1, H2 *Matrix // [users, n_embd], [users, n_embd+3], [users, n_embd+1]
+	ItemText   *Matrix // [items, n_embd]
+}
+
+// features computes
+//   - H0: the backbone's mean-pooled encoding of each user's training text (their reviews and the
+//     descriptions of items they interacted with), truncated to UserMaxTokens;
+//   - H1: per user, the mean over their training reviews of the sentiment model's pooled hidden
+//     state and class probabilities;
+//   - H2: per user, the mean over their training interactions of the behaviour model's pooled
+//     hidden state and predicted (centred) rating;
+//   - item text vectors: the backbone's encoding of each item's training-split text.
+func (r *runner) features(backbone *gpt2.Model, sent, beh *gpt2.SequenceClassifier, targetMean float64) (*features, error) {
+	sd := r.sd
+	f := &features{}
+	h0 := &Encoder{Backbone: backbone, Tok: r.tok, MaxLen: min(r.opts.UserMaxTokens, backbone.Config.NPositions), Batch: 32, Pool: PoolMean}
+	var err error
+	if f.H0, err = h0.Encode(sd.UserTexts(8 * r.opts.UserMaxTokens)); err != nil {
+		return nil, err
+	}
+	h0.MaxLen = min(r.opts.ItemMaxTokens, backbone.Config.NPositions)
+	if f.ItemText, err = h0.Encode(sd.ItemTexts(8 * r.opts.ItemMaxTokens)); err != nil {
+		return nil, err
+	}
+	users := make([]int, len(sd.Train))
+	revs := make([][]int64, len(sd.Train))
+	behs := make([][]int64, len(sd.Train))
+	for k := range sd.Train {
+		users[k] = sd.Train[k].UserIdx
+		revs[k] = r.encode(r.tx.review(&sd.Train[k]), r.opts.Sentiment.MaxLen)
+		behs[k] = r.encode(r.behaviorText(&sd.Train[k]), r.opts.Behavior.MaxLen)
+	}
+	h1 := &Encoder{Backbone: sent.Backbone, Head: sent, Tok: r.tok, MaxLen: r.opts.Sentiment.MaxLen, Batch: 64, Pool: PoolLast, Softmax: true}
+	m1, err := h1.EncodeIDs(revs)
+	if err != nil {
+		return nil, err
+	}
+	f.H1 = MeanRows(m1, users, sd.NumUsers())
+	h2 := &Encoder{Backbone: beh.Backbone, Head: beh, Tok: r.tok, MaxLen: r.opts.Behavior.MaxLen, Batch: 64, Pool: PoolLast}
+	m2, err := h2.EncodeIDs(behs)
+	if err != nil {
+		return nil, err
+	}
+	f.H2 = MeanRows(m2, users, sd.NumUsers())
+	return f, nil
+}
+
+// ablations are the recommenders trained: each level subset, in RankingMethods order.
+var ablations = []struct {
+	name   string
+	levels []string
+}{{"h0", []string{"h0"}}, {"h0_h1", []string{"h0", "h1"}}, {"h0_h2", []string{"h0", "h2"}}, {"h", []string{"h0", "h1", "h2"}}}
+
+// recommenders trains the full H recommender and its ablations, evaluates each on the test
+// split, and writes the full model's vectors and recommendations.
+func (r *runner) recommenders(f *features) error {
+	byName := map[string]*Matrix{"h0": f.H0, "h1": f.H1, "h2": f.H2}
+	for _, ab := range ablations {
+		var feats []*Matrix
+		for _, l := range ab.levels {
+			feats = append(feats, byName[l])
+		}
+		sc, err := NewScorer(ab.levels, feats, f.ItemText, r.opts.Scorer)
+		if err != nil {
+			return err
+		}
+		err = sc.Fit(r.ctx, r.proto.fitData(), r.log)
+		if err != nil {
+			sc.Free()
+			return fmt.Errorf("recommender %s: %w", ab.name, err)
+		}
+		scores, err := sc.ScoreAll()
+		if err != nil {
+			sc.Free()
+			return err
+		}
+		r.res.Ranking[ab.name] = r.proto.rankingReport(matrixScores(scores))
+		var vals []float64
+		for _, e := range sc.History {
+			vals = append(vals, e.ValidNDCG)
+		}
+		r.curves["recommender_"+ab.name] = vals
+		r.log.Info("recommender", "levels", strings.Join(ab.levels, "+"), "epochs", len(sc.History),
+			"test_hr@10", r.res.Ranking[ab.name]["hr@10"], "test_ndcg@10", r.res.Ranking[ab.name]["ndcg@10"])
+		if ab.name == "h" {
+			if err := r.writeRun(sc, f); err != nil {
+				sc.Free()
+				return err
+			}
+		}
+		sc.Free()
+	}
+	return nil
+}
+
+func (r *runner) writeRun(sc *Scorer, f *features) error {
+	h, items, err := sc.Vectors()
+	if err != nil {
+		return err
+	}
+	idx := &Index{Users: r.sd.UserIDs, Items: r.sd.ItemIDs, History: make([][]int, r.sd.NumUsers()), Fusion: r.opts.Fusion}
+	for u := range idx.History {
+		idx.History[u] = append([]int{}, r.proto.trainItems[u]...)
+		if v := r.proto.validItem[u]; v >= 0 {
+			idx.History[u] = append(idx.History[u], v)
+		}
+	}
+	out := r.opts.OutDir
+	if err := writeJSON(filepath.Join(out, IndexFileName), idx); err != nil {
+		return err
+	}
+	mats := map[string]*Matrix{"h0": f.H0, "h1": f.H1, "h2": f.H2, "h": h, "items": items, "item_text": f.ItemText}
+	meta := map[string]string{"fusion": string(r.opts.Fusion), "levels": "h0,h1,h2"}
+	if err := writeVectors(filepath.Join(out, VectorsFileName), mats, meta); err != nil {
+		return err
+	}
+	return writeRecommendations(filepath.Join(out, RecsFileName), idx, h, items, r.opts.TopK)
+}
+
+// baselines evaluates popularity and BPR-MF on the same split.
+func (r *runner) baselines() error {
+	in := r.proto.interactions()
+	pop, err := baseline.FitPopularity(in)
+	if err != nil {
+		return err
+	}
+	r.res.Ranking["popularity"] = r.proto.rankingReport(pop.ScoresInto)
+	cfg := baseline.DefaultBPRConfig()
+	cfg.Factors, cfg.Epochs, cfg.Seed = r.opts.MFFactors, r.opts.MFEpochs, r.opts.Seed
+	mf, err := baseline.FitBPRMF(r.ctx, in, cfg)
+	if err != nil {
+		return err
+	}
+	r.res.Ranking["mf"] = r.proto.rankingReport(mf.ScoresInto)
+	return nil
+}
+
+// plots writes the training curves and the metrics table as PNG bar charts.
+func (r *runner) plots() error {
+	dir := filepath.Join(r.opts.OutDir, PlotsDir)
+	var loss []report.Series
+	for _, name := range []string{"pretrain", "sentiment", "behavior", "multitask"} {
+		ys := r.curves[name]
+		if len(ys) == 0 {
+			continue
+		}
+		xs := make([]float64, len(ys))
+		for i := range xs {
+			xs[i] = float64(i + 1)
+		}
+		loss = append(loss, report.Series{Name: name, X: xs, Y: ys})
+	}
+	if len(loss) > 0 {
+		if err := report.TrainingCurvesWithOptions(filepath.Join(dir, "training_loss.png"), report.CurveOptions{Title: "Training loss per optimizer step", XLabel: "step", YLabel: "loss"}, loss); err != nil {
+			return err
+		}
+	}
+	var nd []report.Series
+	for _, ab := range ablations {
+		ys := r.curves["recommender_"+ab.name]
+		if len(ys) == 0 {
+			continue
+		}
+		xs := make([]float64, len(ys))
+		for i := range xs {
+			xs[i] = float64(i + 1)
+		}
+		nd = append(nd, report.Series{Name: ab.name, X: xs, Y: ys})
+	}
+	if len(nd) > 0 {
+		if err := report.TrainingCurvesWithOptions(filepath.Join(dir, "recommender_valid_ndcg.png"), report.CurveOptions{Title: "Recommender validation NDCG@10", XLabel: "epoch", YLabel: "NDCG@10"}, nd); err != nil {
+			return err
+		}
+	}
+	var methods []string
+	for _, m := range RankingMethods {
+		if _, ok := r.res.Ranking[m]; ok {
+			methods = append(methods, m)
+		}
+	}
+	if err := report.MetricsBars(filepath.Join(dir, "ranking.png"), "Test ranking (leave-one-out, full catalogue)", methods, []string{"hr@10", "ndcg@10", "hr@20", "mrr"}, r.res.Ranking); err != nil {
+		return err
+	}
+	b := r.res.Behavior
+	return report.MetricsBars(filepath.Join(dir, "behavior.png"), "Held-out rating error", []string{"h2 model", "global mean", "user+item bias"}, []string{"rmse", "mae"},
+		map[string]map[string]float64{
+			"h2 model":       {"rmse": b.Model.RMSE, "mae": b.Model.MAE},
+			"global mean":    {"rmse": b.GlobalMean.RMSE, "mae": b.GlobalMean.MAE},
+			"user+item bias": {"rmse": b.UserItemBias.RMSE, "mae": b.UserItemBias.MAE},
+		})
+}

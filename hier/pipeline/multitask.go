@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/hier-ai/hier/hier/eval"
+	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/train"
+	"github.com/hier-ai/hier/torch"
+)
+
+// Example heads in multi-task training.
+const (
+	headSentiment = 0
+	headBehavior  = 1
+)
+
+// multiTask trains the sentiment (H1) and behaviour (H2) heads jointly on one shared backbone.
+// A batch mixes examples of both heads (train.Example.Head); the loss is
+// (wS·Σ CE over sentiment rows + wB·Σ squared error over behaviour rows) / batch size, so each
+// head's term is its mean loss weighted by its share of the batch.
+type multiTask struct {
+	sent, beh *gpt2.SequenceClassifier // share one backbone
+	wS, wB    float64
+}
+
+func (t *multiTask) Params() []gpt2.NamedParam {
+	var ps []gpt2.NamedParam
+	for _, p := range t.sent.Backbone.Params() {
+		ps = append(ps, gpt2.NamedParam{Name: "transformer." + p.Name, Tensor: p.Tensor})
+	}
+	return append(ps, gpt2.NamedParam{Name: "sentiment.score.weight", Tensor: t.sent.Score},
+		gpt2.NamedParam{Name: "behavior.score.weight", Tensor: t.beh.Score})
+}
+
+func (t *multiTask) Train(on bool)  { t.sent.Train(on) }
+func (t *multiTask) Training() bool { return t.sent.Backbone.Training() }
+func (t *multiTask) PadID() int64   { return *t.sent.Config().PadTokenID }
+
+// split runs the shared backbone once and returns both heads' outputs on their rows.
+func (t *multiTask) forward(s *torch.Scope, b *train.Batch) (sLogits, sLabels, bPred, bTarget *torch.Tensor, err error) {
+	defer torch.Recover(&err)
+	hidden, err := t.sent.Backbone.Forward(s, b.InputIDs, b.AttentionMask)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	idx, err := t.sent.PoolIndex(s, b.InputIDs)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	pooled := torch.Must(gpt2.Pool(hidden, idx))
+	var rs, rb []int64
+	for i, e := range b.Examples {
+		if e.Head == headBehavior {
+			rb = append(rb, int64(i))
+		} else {
+			rs = append(rs, int64(i))
+		}
+	}
+	dev := t.sent.Backbone.Device()
+	rows := func(r []int64) *torch.Tensor {
+		return s.Track(torch.Must(torch.FromSlice(r))).MustToDevice(dev)
+	}
+	if len(rs) > 0 {
+		ri := rows(rs)
+		sLogits = torch.Must(torch.Linear(pooled.MustIndexSelect(0, ri), t.sent.Score, nil))
+		sLabels = b.Labels.MustIndexSelect(0, ri)
+	}
+	if len(rb) > 0 {
+		ri := rows(rb)
+		bPred = torch.Must(torch.Linear(pooled.MustIndexSelect(0, ri), t.beh.Score, nil)).MustView(-1)
+		bTarget = b.Targets.MustIndexSelect(0, ri).MustToDType(bPred.DType())
+	}
+	return sLogits, sLabels, bPred, bTarget, nil
+}
+
+func (t *multiTask) Loss(s *torch.Scope, b *train.Batch) (loss *torch.Tensor, weight float64, err error) {
+	sl, sy, bp, by, err := t.forward(s, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer torch.Recover(&err)
+	var terms []*torch.Tensor
+	if sl != nil {
+		ce := torch.Must(torch.CrossEntropy(sl, sy, &torch.CrossEntropyOptions{Reduction: torch.ReduceSum}))
+		terms = append(terms, ce.MustMulScalar(t.wS))
+	}
+	if bp != nil {
+		se := torch.Must(torch.MSELoss(bp, by, torch.ReduceSum))
+		terms = append(terms, se.MustMulScalar(t.wB))
+	}
+	total := terms[0]
+	for _, x := range terms[1:] {
+		total = total.MustAdd(x)
+	}
+	n := float64(b.Size())
+	return total.MustDivScalar(n), n, nil
+}
+
+func (t *multiTask) NewEvaluator() train.Evaluator { return &multiEval{t: t} }
+
+// Save writes every parameter under its multi-task name (for checkpoints and best-model restore).
+func (t *multiTask) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	m := map[string]*torch.Tensor{}
+	for _, p := range t.Params() {
+		m[p.Name] = p.Tensor
+	}
+	return torch.SaveSafetensors(filepath.Join(dir, gpt2.SafetensorsFile), m, map[string]string{"format": "pt"})
+}
+
+type multiEval struct {
+	t            *multiTask
+	yTrue, yPred []int
+	pred, target []float64
+	loss, n      float64
+}
+
+func (e *multiEval) Add(s *torch.Scope, b *train.Batch) error {
+	l, w, err := e.t.Loss(s, b)
+	if err != nil {
+		return err
+	}
+	lv, err := l.Item()
+	if err != nil {
+		return err
+	}
+	e.loss += lv * w
+	e.n += w
+	sl, sy, bp, by, err := e.t.forward(s, b)
+	if err != nil {
+		return err
+	}
+	if sl != nil {
+		am, err := sl.ArgMax(-1, false)
+		if err != nil {
+			return err
+		}
+		p, _ := am.Int64s()
+		y, _ := sy.Int64s()
+		for i := range p {
+			e.yPred, e.yTrue = append(e.yPred, int(p[i])), append(e.yTrue, int(y[i]))
+		}
+	}
+	if bp != nil {
+		p, err := bp.MustToDType(torch.Float64).Float64s()
+		if err != nil {
+			return err
+		}
+		y, err := by.MustToDType(torch.Float64).Float64s()
+		if err != nil {
+			return err
+		}
+		e.pred, e.target = append(e.pred, p...), append(e.target, y...)
+	}
+	return nil
+}
+
+func (e *multiEval) Metrics() train.Metrics {
+	v := map[string]float64{"loss": e.loss / math.Max(e.n, 1)}
+	rep := ""
+	if len(e.yTrue) > 0 {
+		r := eval.ClassificationReport(e.yTrue, e.yPred, SentimentLabels)
+		v["sentiment/accuracy"], v["sentiment/macro_f1"] = r.Accuracy, r.MacroAvg.F1
+		rep = r.String()
+	}
+	if len(e.pred) > 0 {
+		g := eval.RegressionMetrics(e.pred, e.target)
+		v["behavior/rmse"], v["behavior/mae"] = g.RMSE, g.MAE
+		rep += fmt.Sprintf("behavior: rmse %.4f mae %.4f\n", g.RMSE, g.MAE)
+	}
+	return train.Metrics{Values: v, Report: rep}
+}
+
+// fitMultitask trains both heads jointly. beh's backbone is replaced by sent's (shared).
+func (r *runner) fitMultitask(sent, beh *gpt2.SequenceClassifier, sTrain, sValid, bTrain, bValid train.Dataset) error {
+	beh.Backbone.Free()
+	beh.Backbone = sent.Backbone
+	join := func(a, b train.Dataset) train.Dataset {
+		out := make(train.Dataset, 0, len(a)+len(b))
+		for _, e := range a {
+			e.Head = headSentiment
+			out = append(out, e)
+		}
+		for _, e := range b {
+			e.Head = headBehavior
+			out = append(out, e)
+		}
+		return out
+	}
+	st := r.opts.Sentiment
+	st.MaxLen = max(r.opts.Sentiment.MaxLen, r.opts.Behavior.MaxLen)
+	cfg := r.stageConfig(st, "multitask")
+	cfg.EarlyStopMetric, cfg.EarlyStopPatience = "loss", 2
+	res, err := train.Fit(r.ctx, &multiTask{sent: sent, beh: beh, wS: r.opts.SentimentWeight, wB: r.opts.BehaviorWeight}, join(sTrain, bTrain), join(sValid, bValid), cfg)
+	if err != nil {
+		return err
+	}
+	r.record("multitask", res)
+	return nil
+}

@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+
+	"github.com/hier-ai/hier/torch"
+)
+
+// writeJSON writes v as indented JSON to path atomically (temp file + rename).
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	return torch.WriteFileAtomic(path, func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
+}
+
+// recLine is one line of recommendations.jsonl.
+type recLine struct {
+	User  string           `json:"user"`
+	Items []Recommendation `json:"items"`
+}
+
+// writeRecommendations writes the top-k items of every user (history excluded) as JSON lines,
+// atomically.
+func writeRecommendations(path string, idx *Index, h, items *Matrix, k int) error {
+	return torch.WriteFileAtomic(path, func(f *os.File) error {
+		w := bufio.NewWriter(f)
+		enc := json.NewEncoder(w)
+		for u, id := range idx.Users {
+			if err := enc.Encode(recLine{User: id, Items: topK(h.Row(u), items, idx.History[u], idx.Items, k)}); err != nil {
+				return err
+			}
+		}
+		return w.Flush()
+	})
+}
+
+// writeVectors saves named matrices as float32 tensors in a safetensors file, atomically.
+func writeVectors(path string, mats map[string]*Matrix, meta map[string]string) error {
+	ts := map[string]*torch.Tensor{}
+	defer func() {
+		for _, t := range ts {
+			t.Free()
+		}
+	}()
+	for name, m := range mats {
+		t, err := m.Tensor(torch.CPU)
+		if err != nil {
+			return err
+		}
+		ts[name] = t
+	}
+	return torch.SaveSafetensors(path, ts, meta)
+}

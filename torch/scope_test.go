@@ -1,0 +1,139 @@
+package torch
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestScopeSemantics(t *testing.T) {
+	start := LiveTensors()
+	s := NewScope()
+	x := s.Track(Must(FromSlice([]float32{1, 2, 3})))
+	require.Equal(t, 1, s.Len())
+	y := Must(x.Add(x)) // joins the scope of its input
+	z := Must(y.Exp())
+	parts := Must(z.Split(1, 0)) // multi-result ops join too
+	v, i := Must2(z.MaxDim(0, false))
+	require.Equal(t, 1+2+3+2, s.Len())
+	require.Equal(t, start+8, LiveTensors())
+
+	// An op whose first input is unscoped still joins the scope of a scoped input.
+	free := Must(FromSlice([]float32{1, 1, 1}))
+	mixed := Must(free.Mul(x))
+	require.Equal(t, 9, s.Len())
+	// Share and Grad handles join the scope of their tensor.
+	sh := Must(x.Share())
+	require.Equal(t, 10, s.Len())
+
+	kept := s.Keep(z)
+	require.Same(t, z, kept)
+	// Results computed from a kept tensor are no longer owned by the scope.
+	after := Must(kept.MulScalar(2))
+	require.Equal(t, 10, s.Len())
+
+	s.Close()
+	for _, tt := range append([]*Tensor{x, y, v, i, mixed, sh}, parts...) {
+		require.True(t, tt.Freed())
+	}
+	require.False(t, kept.Freed(), "Keep survives Close")
+	require.False(t, free.Freed(), "never tracked")
+	require.False(t, after.Freed())
+	zv, err := kept.Float32s()
+	require.NoError(t, err)
+	require.InDeltaSlice(t, []float64{7.389056, 54.59815, 403.4288}, f64of(zv), 1e-3)
+	require.Equal(t, 0, s.Len())
+	s.Close() // idempotent
+	s.Close()
+
+	// Ops on tensors of a closed scope (kept ones) do not resurrect the scope.
+	late := Must(kept.Neg())
+	require.Equal(t, 0, s.Len())
+	// Tracking into a closed scope does not adopt the tensor.
+	s.Track(late)
+	require.Equal(t, 0, s.Len())
+	require.False(t, late.Freed())
+
+	FreeAll(kept, free, after, late, nil)
+	require.Equal(t, start, LiveTensors())
+	require.Nil(t, NewScope().Track())
+}
+
+func TestScopeFirstScopeWinsAndManualFree(t *testing.T) {
+	start := LiveTensors()
+	s1, s2 := NewScope(), NewScope()
+	a := s1.Track(Must(FromSlice([]float64{1})))
+	b := s2.Track(Must(FromSlice([]float64{2})))
+	ab := Must(a.Add(b))
+	ba := Must(b.Add(a))
+	require.Equal(t, 2, s1.Len())
+	require.Equal(t, 2, s2.Len())
+	// Freeing a scoped tensor early is fine; Close skips it.
+	ab.Free()
+	s1.Close()
+	require.True(t, a.Freed())
+	require.False(t, b.Freed())
+	require.False(t, ba.Freed())
+	s2.Close()
+	require.True(t, ba.Freed())
+	// A tensor moved to another scope by Track is freed by that scope only.
+	s3, s4 := NewScope(), NewScope()
+	m := s3.Track(Must(FromSlice([]float64{3})))
+	s4.Track(m)
+	s3.Close()
+	require.False(t, m.Freed())
+	s4.Close()
+	require.True(t, m.Freed())
+	require.Equal(t, start, LiveTensors())
+}
+
+func TestScopeConcurrentUse(t *testing.T) {
+	start := LiveTensors()
+	s := NewScope()
+	x := s.Track(Must(FromSlice([]float32{1, 2})))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 50; k++ {
+				_ = Must(x.MulScalar(float64(k)))
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1+8*50, s.Len())
+	s.Close()
+	require.Equal(t, start, LiveTensors())
+}
+
+// TestCleanupBackstop: an unreachable tensor that was never freed is released by the runtime
+// cleanup after a GC (the backstop; Free and Scope are the real mechanism).
+func TestCleanupBackstop(t *testing.T) {
+	runtime.GC()
+	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	func() {
+		for k := 0; k < 10; k++ {
+			_ = Must(Zeros([]int64{1000}, Float32, CPU))
+		}
+	}()
+	require.Equal(t, start+10, LiveTensors())
+	deadline := time.Now().Add(5 * time.Second)
+	for LiveTensors() > start && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, start, LiveTensors())
+	require.Equal(t, nativeStart, NativeLiveTensors())
+}
+
+// Must2 is Must for the two-result ops.
+func Must2(a, b *Tensor, err error) (*Tensor, *Tensor) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+}
