@@ -32,7 +32,6 @@ extern std::atomic<int> threads_want;
 extern std::atomic<int> threads_gen;
 void apply_num_threads();
 inline void sync_num_threads() {
-  return;
   static thread_local int seen = 0;
   int gen = threads_gen.load(std::memory_order_acquire);
   if (gen != seen) {

@@ -70,6 +70,16 @@ func (p *protocol) rankingReport(scores func(u int, dst []float32)) map[string]f
 	return eval.RankingReport(p.testRanks(scores), RankingKs)
 }
 
-func matrixScores(m *Matrix) func(u int, dst []float32) {
-	return func(u int, dst []float32) { copy(dst, m.Row(u)) }
+// dotScores scores user u against every item by the dot product of their vectors.
+func dotScores(users, items *Matrix) func(u int, dst []float32) {
+	return func(u int, dst []float32) {
+		h := users.Row(u)
+		for i := 0; i < items.Rows; i++ {
+			var s float32
+			for j, v := range items.Row(i) {
+				s += v * h[j]
+			}
+			dst[i] = s
+		}
+	}
 }

@@ -69,6 +69,7 @@ var ablations = []struct {
 // split, and writes the full model's vectors and recommendations.
 func (r *runner) recommenders(f *features) error {
 	byName := map[string]*Matrix{"h0": f.H0, "h1": f.H1, "h2": f.H2}
+	vecs := map[string]*Matrix{"h0": f.H0, "h1": f.H1, "h2": f.H2, "item_text": f.ItemText}
 	for _, ab := range ablations {
 		var feats []*Matrix
 		for _, l := range ab.levels {
@@ -83,12 +84,13 @@ func (r *runner) recommenders(f *features) error {
 			sc.Free()
 			return fmt.Errorf("recommender %s: %w", ab.name, err)
 		}
-		scores, err := sc.ScoreAll()
+		users, items, err := sc.Vectors()
+		sc.Free()
 		if err != nil {
-			sc.Free()
 			return err
 		}
-		r.res.Ranking[ab.name] = r.proto.rankingReport(matrixScores(scores))
+		vecs["users."+ab.name], vecs["items."+ab.name] = users, items
+		r.res.Ranking[ab.name] = r.proto.rankingReport(dotScores(users, items))
 		var vals []float64
 		for _, e := range sc.History {
 			vals = append(vals, e.ValidNDCG)
@@ -96,22 +98,16 @@ func (r *runner) recommenders(f *features) error {
 		r.curves["recommender_"+ab.name] = vals
 		r.log.Info("recommender", "levels", strings.Join(ab.levels, "+"), "epochs", len(sc.History),
 			"test_hr@10", r.res.Ranking[ab.name]["hr@10"], "test_ndcg@10", r.res.Ranking[ab.name]["ndcg@10"])
-		if ab.name == "h" {
-			if err := r.writeRun(sc, f); err != nil {
-				sc.Free()
-				return err
-			}
-		}
-		sc.Free()
 	}
-	return nil
+	return r.writeRun(vecs)
 }
 
-func (r *runner) writeRun(sc *Scorer, f *features) error {
-	h, items, err := sc.Vectors()
-	if err != nil {
-		return err
-	}
+// writeRun writes index.json, vectors.safetensors (the interest levels h0/h1/h2, the item text
+// vectors, and the user and item vectors of every recommender: "users.<method>",
+// "items.<method>"; "h" and "items" are the full model's) and recommendations.jsonl.
+func (r *runner) writeRun(vecs map[string]*Matrix) error {
+	h, items := vecs["users.h"], vecs["items.h"]
+	vecs["h"], vecs["items"] = h, items
 	idx := &Index{Users: r.sd.UserIDs, Items: r.sd.ItemIDs, History: make([][]int, r.sd.NumUsers()), Fusion: r.opts.Fusion}
 	for u := range idx.History {
 		idx.History[u] = append([]int{}, r.proto.trainItems[u]...)
@@ -123,9 +119,8 @@ func (r *runner) writeRun(sc *Scorer, f *features) error {
 	if err := writeJSON(filepath.Join(out, IndexFileName), idx); err != nil {
 		return err
 	}
-	mats := map[string]*Matrix{"h0": f.H0, "h1": f.H1, "h2": f.H2, "h": h, "items": items, "item_text": f.ItemText}
 	meta := map[string]string{"fusion": string(r.opts.Fusion), "levels": "h0,h1,h2"}
-	if err := writeVectors(filepath.Join(out, VectorsFileName), mats, meta); err != nil {
+	if err := writeVectors(filepath.Join(out, VectorsFileName), vecs, meta); err != nil {
 		return err
 	}
 	return writeRecommendations(filepath.Join(out, RecsFileName), idx, h, items, r.opts.TopK)

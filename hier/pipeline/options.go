@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -37,18 +38,22 @@ type StageConfig struct {
 
 // Options configure Run. Zero values take the defaults of DefaultOptions.
 type Options struct {
-	DataPath  string         `json:"data_path,omitempty"` // a dataset file or directory (see data.Load)
-	OutDir    string         `json:"out_dir"`
-	ModelDir  string         `json:"model_dir,omitempty"` // HF GPT-2 checkpoint; empty: pre-train a small one
-	Seed      uint64         `json:"seed"`
-	Device    string         `json:"device"`              // auto, cpu, cuda, cuda:N
-	Threads   int            `json:"threads"`             // libtorch intra-op threads
-	Strict    bool           `json:"strict"`              // malformed records are errors instead of being skipped
-	MaxUsers  int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
-	Backbone  BackboneConfig `json:"backbone"`
-	Pretrain  StageConfig    `json:"pretrain"`
-	Sentiment StageConfig    `json:"sentiment"`
-	Behavior  StageConfig    `json:"behavior"`
+	DataPath string `json:"data_path,omitempty"` // a dataset file or directory (see data.Load)
+	// Synthetic, when set (and DataPath is empty), generates the dataset with data.Synthetic.
+	Synthetic *data.SyntheticConfig `json:"synthetic,omitempty"`
+	OutDir    string                `json:"out_dir"`
+	ModelDir  string                `json:"model_dir,omitempty"` // HF GPT-2 checkpoint; empty: pre-train a small one
+	// ContinuePretraining continues causal-LM training of ModelDir on the training text.
+	ContinuePretraining bool           `json:"continue_pretraining,omitempty"`
+	Seed                uint64         `json:"seed"`
+	Device              string         `json:"device"`              // auto, cpu, cuda, cuda:N
+	Threads             int            `json:"threads"`             // libtorch intra-op threads
+	Strict              bool           `json:"strict"`              // malformed records are errors instead of being skipped
+	MaxUsers            int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
+	Backbone            BackboneConfig `json:"backbone"`
+	Pretrain            StageConfig    `json:"pretrain"`
+	Sentiment           StageConfig    `json:"sentiment"`
+	Behavior            StageConfig    `json:"behavior"`
 	// Multitask trains the H1 and H2 heads jointly on one shared backbone, with loss
 	// SentimentWeight·CE + BehaviorWeight·MSE.
 	Multitask       bool          `json:"multitask"`
@@ -66,6 +71,19 @@ type Options struct {
 	MFEpochs       int          `json:"mf_epochs"`
 	TopK           int          `json:"top_k"` // recommendations written per user
 	Progress       bool         `json:"-"`     // progress bars on stderr
+}
+
+// DemoOptions is the embedded default of `hier demo`: the seeded synthetic shop and a budget
+// that runs the whole pipeline in well under three minutes on two CPU cores.
+func DemoOptions() Options {
+	o := DefaultOptions()
+	syn := data.DefaultSyntheticConfig()
+	o.Synthetic = &syn
+	o.Pretrain.MaxLen = 32
+	o.Pretrain.MaxSteps = 120
+	o.Sentiment.MaxLen, o.Behavior.MaxLen = 48, 48
+	o.UserMaxTokens, o.ItemMaxTokens = 96, 96
+	return o
 }
 
 // DefaultOptions are sized for two CPU cores: a 2-layer, 64-wide GPT-2 pre-trained for one

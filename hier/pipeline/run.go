@@ -97,12 +97,20 @@ func (r *Results) Table() string {
 	return string(b)
 }
 
-// Run loads opts.DataPath and runs the whole pipeline (see RunDataset).
-func Run(ctx context.Context, opts Options, log *slog.Logger) (*Results, error) {
-	if opts.DataPath == "" {
-		return nil, errors.New("pipeline: option data_path is required")
+// LoadDataset loads opts.DataPath, or generates opts.Synthetic.
+func LoadDataset(opts Options) (*data.Dataset, error) {
+	switch {
+	case opts.DataPath != "":
+		return data.Load(opts.DataPath, data.LoadOptions{Strict: opts.Strict})
+	case opts.Synthetic != nil:
+		return data.Synthetic(*opts.Synthetic), nil
 	}
-	ds, err := data.Load(opts.DataPath, data.LoadOptions{Strict: opts.Strict})
+	return nil, errors.New("pipeline: no dataset: set data_path (--data) or use the synthetic demo")
+}
+
+// Run loads the dataset (LoadDataset) and runs the whole pipeline (see RunDataset).
+func Run(ctx context.Context, opts Options, log *slog.Logger) (*Results, error) {
+	ds, err := LoadDataset(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,34 +148,12 @@ func (r *runner) timed(name string, fn func() error) error {
 // heads (separately or multi-task), the interest vectors H0/H1/H2, the fused recommender and
 // its ablations, the baselines, and the evaluation; everything is written under opts.OutDir.
 func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.Logger) (*Results, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	if err := opts.resolve(); err != nil {
-		return nil, err
-	}
-	dev, err := torch.ParseDevice(opts.Device)
+	r, err := setup(ctx, ds, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := torch.SetNumThreads(opts.Threads); err != nil {
-		return nil, err
-	}
-	if err := torch.ManualSeed(opts.Seed); err != nil {
-		return nil, err
-	}
-	if opts.MaxUsers > 0 {
-		ds = sliceUsers(ds, opts.MaxUsers)
-	}
-	if err := os.MkdirAll(filepath.Join(opts.OutDir, PlotsDir), 0o755); err != nil {
-		return nil, err
-	}
-	r := &runner{ctx: ctx, opts: opts, log: log, dev: dev, started: time.Now(), curves: map[string][]float64{}}
-	r.res = &Results{Dataset: ds.Name, Fusion: opts.Fusion, Multitask: opts.Multitask, Timings: map[string]float64{}, OutDir: opts.OutDir, Ranking: map[string]map[string]float64{}}
+	opts = r.opts
 	if err := writeJSON(filepath.Join(opts.OutDir, ConfigFileName), opts); err != nil {
-		return nil, err
-	}
-	if err := r.prepare(ds); err != nil {
 		return nil, err
 	}
 	var backbone *gpt2.Model
@@ -177,7 +163,7 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	defer backbone.Free()
 	var sent, beh *gpt2.SequenceClassifier
 	var targetMean float64
-	err = r.timed("heads", func() (err error) { sent, beh, targetMean, err = r.heads(); return err })
+	err = r.timed("heads", func() (err error) { sent, beh, targetMean, err = r.heads("both"); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +189,39 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 		return nil, err
 	}
 	return r.res, nil
+}
+
+// setup resolves the options, configures libtorch (device, threads, seed), slices and splits
+// the dataset and loads the tokenizer.
+func setup(ctx context.Context, ds *data.Dataset, opts Options, log *slog.Logger) (*runner, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := opts.resolve(); err != nil {
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(opts.Device)
+	if err != nil {
+		return nil, err
+	}
+	if err := torch.SetNumThreads(opts.Threads); err != nil {
+		return nil, err
+	}
+	if err := torch.ManualSeed(opts.Seed); err != nil {
+		return nil, err
+	}
+	if opts.MaxUsers > 0 {
+		ds = sliceUsers(ds, opts.MaxUsers)
+	}
+	if err := os.MkdirAll(filepath.Join(opts.OutDir, PlotsDir), 0o755); err != nil {
+		return nil, err
+	}
+	r := &runner{ctx: ctx, opts: opts, log: log, dev: dev, started: time.Now(), curves: map[string][]float64{}}
+	r.res = &Results{Dataset: ds.Name, Fusion: opts.Fusion, Multitask: opts.Multitask, Timings: map[string]float64{}, OutDir: opts.OutDir, Ranking: map[string]map[string]float64{}}
+	if err := r.prepare(ds); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // sliceUsers keeps the interactions of the first n distinct users (in file order).
@@ -277,8 +296,11 @@ func (r *runner) record(name string, res *train.Result) {
 // and saves it (HF GPT2LMHeadModel layout) under checkpoints/backbone.
 func (r *runner) backbone() (*gpt2.Model, error) {
 	dir := filepath.Join(r.opts.OutDir, BackboneDir)
+	var m *gpt2.Model
 	if r.opts.ModelDir != "" {
-		m, rep, err := gpt2.LoadModel(r.opts.ModelDir, gpt2.LoadOptions{Device: r.dev})
+		var rep *gpt2.LoadReport
+		var err error
+		m, rep, err = gpt2.LoadModel(r.opts.ModelDir, gpt2.LoadOptions{Device: r.dev})
 		if err != nil {
 			return nil, err
 		}
@@ -288,21 +310,24 @@ func (r *runner) backbone() (*gpt2.Model, error) {
 			m.Config.PadTokenID = &pad
 		}
 		r.res.Backbone = "pretrained:" + r.opts.ModelDir
-		return m, r.saveBackbone(m, dir)
-	}
-	b := r.opts.Backbone
-	cfg := gpt2.NewConfig(r.tok.VocabSize(), b.Positions, b.Embd, b.Layers, b.Heads)
-	pad := gpt2.EndOfTextID
-	cfg.PadTokenID = &pad
-	r.res.Backbone = fmt.Sprintf("scratch:%dx%d", b.Layers, b.Embd)
-	g, err := torch.NewGenerator(r.opts.Seed, r.dev)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Free()
-	m, err := gpt2.NewModel(cfg, torch.Float32, r.dev, g)
-	if err != nil {
-		return nil, err
+		if !r.opts.ContinuePretraining {
+			m.Train(false)
+			return m, r.saveBackbone(m, dir)
+		}
+	} else {
+		b := r.opts.Backbone
+		cfg := gpt2.NewConfig(r.tok.VocabSize(), b.Positions, b.Embd, b.Layers, b.Heads)
+		pad := gpt2.EndOfTextID
+		cfg.PadTokenID = &pad
+		r.res.Backbone = fmt.Sprintf("scratch:%dx%d", b.Layers, b.Embd)
+		g, err := torch.NewGenerator(r.opts.Seed, r.dev)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Free()
+		if m, err = gpt2.NewModel(cfg, torch.Float32, r.dev, g); err != nil {
+			return nil, err
+		}
 	}
 	// Corpus: training reviews and item descriptions, 5% held out for the LM's validation loss.
 	seen := map[string]bool{}
@@ -328,7 +353,7 @@ func (r *runner) backbone() (*gpt2.Model, error) {
 	}
 	nValid := max(1, len(corpus)/20)
 	trainSet, validSet := corpus[nValid:], corpus[:nValid]
-	r.log.Info("pre-training backbone", "n_layer", b.Layers, "n_embd", b.Embd, "examples", len(trainSet), "tokens", trainSet.Tokens())
+	r.log.Info("pre-training backbone", "n_layer", m.Config.NLayer, "n_embd", m.Config.NEmbd, "examples", len(trainSet), "tokens", trainSet.Tokens())
 	cfgT := r.stageConfig(r.opts.Pretrain, "pretrain")
 	res, err := train.Fit(r.ctx, &train.LMTask{Model: m, Tokenizer: r.tok}, trainSet, validSet, cfgT)
 	if err != nil {
@@ -410,8 +435,16 @@ func (r *runner) behaviorSet(recs []data.Record, mean float64) (train.Dataset, [
 
 // heads fine-tunes the sentiment (H1) and behaviour (H2) heads, evaluates them on the test
 // split, and saves both as HF GPT2ForSequenceClassification checkpoints.
-func (r *runner) heads() (sent, beh *gpt2.SequenceClassifier, targetMean float64, err error) {
+//
+// which is "both" (separately, or jointly when Options.Multitask), "sentiment", "behavior" or
+// "multitask"; a head that is not trained is returned nil.
+func (r *runner) heads(which string) (sent, beh *gpt2.SequenceClassifier, targetMean float64, err error) {
 	sd := r.sd
+	if which == "both" && r.opts.Multitask {
+		which = "multitask"
+	}
+	doSent := which != "behavior"
+	doBeh := which != "sentiment"
 	// The regression head has no bias (HF's score layer), so it learns the centred target; the
 	// training mean is added back to predictions (and recorded in the checkpoint's config).
 	var ys []float64
@@ -420,7 +453,7 @@ func (r *runner) heads() (sent, beh *gpt2.SequenceClassifier, targetMean float64
 			ys = append(ys, y)
 		}
 	}
-	if len(ys) == 0 {
+	if doBeh && len(ys) == 0 {
 		return nil, nil, 0, fmt.Errorf("pipeline: no training interaction has the behavior target %q", r.opts.BehaviorColumn)
 	}
 	targetMean = baseline.GlobalMean(ys)
@@ -428,50 +461,65 @@ func (r *runner) heads() (sent, beh *gpt2.SequenceClassifier, targetMean float64
 	sValid, _ := r.sentimentSet(sd.Valid)
 	bTrain, _ := r.behaviorSet(sd.Train, targetMean)
 	bValid, _ := r.behaviorSet(sd.Valid, targetMean)
-	if len(sTrain) == 0 {
+	if doSent && len(sTrain) == 0 {
 		return nil, nil, 0, errors.New("pipeline: no rated training interaction for the sentiment head")
 	}
-	if sent, err = r.headFrom(SentimentLabels, 3, gpt2.ProblemSingleLabel); err != nil {
-		return nil, nil, 0, err
-	}
-	if beh, err = r.headFrom(nil, 1, gpt2.ProblemRegression); err != nil {
-		sent.Free()
-		return nil, nil, 0, err
-	}
-	beh.Config().Extra["hier_target_mean"] = json.RawMessage(fmt.Sprintf("%g", targetMean))
-	beh.Config().Extra["hier_behavior_column"] = json.RawMessage(fmt.Sprintf("%q", r.opts.BehaviorColumn))
 	fail := func(e error) (*gpt2.SequenceClassifier, *gpt2.SequenceClassifier, float64, error) {
-		sent.Free()
-		beh.Free()
+		if sent != nil {
+			sent.Free()
+		}
+		if beh != nil {
+			beh.Free()
+		}
 		return nil, nil, 0, e
 	}
-	if r.opts.Multitask {
+	if doSent {
+		if sent, err = r.headFrom(SentimentLabels, 3, gpt2.ProblemSingleLabel); err != nil {
+			return fail(err)
+		}
+	}
+	if doBeh {
+		if beh, err = r.headFrom(nil, 1, gpt2.ProblemRegression); err != nil {
+			return fail(err)
+		}
+		beh.Config().Extra["hier_target_mean"] = json.RawMessage(fmt.Sprintf("%g", targetMean))
+		beh.Config().Extra["hier_behavior_column"] = json.RawMessage(fmt.Sprintf("%q", r.opts.BehaviorColumn))
+	}
+	if which == "multitask" {
 		if err := r.fitMultitask(sent, beh, sTrain, sValid, bTrain, bValid); err != nil {
 			return fail(err)
 		}
 	} else {
-		cfg := r.stageConfig(r.opts.Sentiment, "sentiment")
-		cfg.EarlyStopMetric, cfg.EarlyStopPatience = "macro_f1", 2
-		res, err := train.Fit(r.ctx, &train.ClassificationTask{Model: sent, Labels: SentimentLabels, Tokenizer: r.tok}, sTrain, sValid, cfg)
-		if err != nil {
+		if doSent {
+			cfg := r.stageConfig(r.opts.Sentiment, "sentiment")
+			cfg.EarlyStopMetric, cfg.EarlyStopPatience = "macro_f1", 2
+			res, err := train.Fit(r.ctx, &train.ClassificationTask{Model: sent, Labels: SentimentLabels, Tokenizer: r.tok}, sTrain, sValid, cfg)
+			if err != nil {
+				return fail(err)
+			}
+			r.record("sentiment", res)
+		}
+		if doBeh {
+			cfg := r.stageConfig(r.opts.Behavior, "behavior")
+			cfg.EarlyStopMetric, cfg.EarlyStopPatience = "rmse", 2
+			res, err := train.Fit(r.ctx, &train.RegressionTask{Model: beh, Tokenizer: r.tok}, bTrain, bValid, cfg)
+			if err != nil {
+				return fail(err)
+			}
+			r.record("behavior", res)
+		}
+	}
+	if sent != nil {
+		sent.Train(false)
+		if err := sent.Save(filepath.Join(r.opts.OutDir, SentimentDir), r.tok); err != nil {
 			return fail(err)
 		}
-		r.record("sentiment", res)
-		cfg = r.stageConfig(r.opts.Behavior, "behavior")
-		cfg.EarlyStopMetric, cfg.EarlyStopPatience = "rmse", 2
-		res, err = train.Fit(r.ctx, &train.RegressionTask{Model: beh, Tokenizer: r.tok}, bTrain, bValid, cfg)
-		if err != nil {
+	}
+	if beh != nil {
+		beh.Train(false)
+		if err := beh.Save(filepath.Join(r.opts.OutDir, BehaviorDir), r.tok); err != nil {
 			return fail(err)
 		}
-		r.record("behavior", res)
-	}
-	sent.Train(false)
-	beh.Train(false)
-	if err := sent.Save(filepath.Join(r.opts.OutDir, SentimentDir), r.tok); err != nil {
-		return fail(err)
-	}
-	if err := beh.Save(filepath.Join(r.opts.OutDir, BehaviorDir), r.tok); err != nil {
-		return fail(err)
 	}
 	if err := r.evalHeads(sent, beh, targetMean); err != nil {
 		return fail(err)
@@ -482,6 +530,19 @@ func (r *runner) heads() (sent, beh *gpt2.SequenceClassifier, targetMean float64
 // evalHeads fills the sentiment report (test reviews) and the behaviour errors (held-out
 // ratings) beside the global-mean and user+item-bias baselines.
 func (r *runner) evalHeads(sent, beh *gpt2.SequenceClassifier, targetMean float64) error {
+	if sent != nil {
+		if err := r.evalSentiment(sent); err != nil {
+			return err
+		}
+	}
+	if beh != nil {
+		return r.evalBehavior(beh, targetMean)
+	}
+	return nil
+}
+
+// evalSentiment is the classification report of the sentiment head on the test reviews.
+func (r *runner) evalSentiment(sent *gpt2.SequenceClassifier) error {
 	sd := r.sd
 	sTest, _ := r.sentimentSet(sd.Test)
 	enc := &Encoder{Backbone: sent.Backbone, Head: sent, Tok: r.tok, MaxLen: r.opts.Sentiment.MaxLen, Batch: 64, Pool: PoolLast}
@@ -507,11 +568,16 @@ func (r *runner) evalHeads(sent, beh *gpt2.SequenceClassifier, targetMean float6
 		yPred[i] = best
 	}
 	r.res.Sentiment = eval.ClassificationReport(yTrue, yPred, SentimentLabels)
+	return nil
+}
 
-	// Behaviour: the H2 model's prediction for each held-out (user, item) from training data only.
+// evalBehavior is the H2 model's error on each held-out (user, item) rating, predicted from
+// training data only, beside the global-mean and user+item-bias baselines.
+func (r *runner) evalBehavior(beh *gpt2.SequenceClassifier, targetMean float64) error {
+	sd := r.sd
 	bTest, idx := r.behaviorSet(sd.Test, targetMean)
 	benc := &Encoder{Backbone: beh.Backbone, Head: beh, Tok: r.tok, MaxLen: r.opts.Behavior.MaxLen, Batch: 64, Pool: PoolLast}
-	ids = ids[:0]
+	var ids [][]int64
 	for _, e := range bTest {
 		ids = append(ids, e.InputIDs)
 	}

@@ -1,0 +1,314 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hier-ai/hier/hier/data"
+	"github.com/hier-ai/hier/hier/eval"
+	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/torch"
+)
+
+// leakDataset: every user has 5 reviews; the last two (valid, test) carry unique marker words.
+func leakDataset() *data.Dataset {
+	ds := &data.Dataset{Name: "leak", HasReviewText: true}
+	row := 0
+	for u := 0; u < 6; u++ {
+		for k := 0; k < 5; k++ {
+			text := fmt.Sprintf("plain words about item %d", (u+k)%7)
+			summary := "ok"
+			switch k {
+			case 3:
+				text, summary = fmt.Sprintf("validmarker%d body", u), fmt.Sprintf("validsum%d", u)
+			case 4:
+				text, summary = fmt.Sprintf("testmarker%d body", u), fmt.Sprintf("testsum%d", u)
+			}
+			ds.Interactions = append(ds.Interactions, data.Interaction{
+				User: fmt.Sprintf("u%d", u), Item: fmt.Sprintf("i%d", (u+k)%7), Rating: float64(1 + (u+k)%5),
+				Time: int64(1000 + 10*k), Text: text, Summary: summary, Row: row,
+			})
+			row++
+		}
+	}
+	return ds
+}
+
+func TestNoLeakageIntoFeatures(t *testing.T) {
+	sd, err := data.Split(leakDataset())
+	require.NoError(t, err)
+	require.Len(t, sd.Test, 6)
+	tx := newTexts(sd)
+	var seen []string
+	// Everything the feature stage reads: user texts (H0), item texts (item vectors), training
+	// reviews (H1), behaviour texts of training interactions (H2) ...
+	seen = append(seen, sd.UserTexts(0)...)
+	seen = append(seen, sd.ItemTexts(0)...)
+	for k := range sd.Train {
+		seen = append(seen, tx.review(&sd.Train[k]), tx.behaviour(sd.Train[k].UserIdx, sd.Train[k].ItemIdx, sd.Train[k].Time, sd.Train[k].Row, 0))
+	}
+	// ... and the behaviour inputs built for the held-out interactions being predicted.
+	for _, recs := range [][]data.Record{sd.Valid, sd.Test} {
+		for k := range recs {
+			seen = append(seen, tx.behaviour(recs[k].UserIdx, recs[k].ItemIdx, recs[k].Time, recs[k].Row, 0))
+		}
+	}
+	all := strings.Join(seen, "\n")
+	for u := 0; u < 6; u++ {
+		for _, marker := range []string{"testmarker", "testsum", "validmarker", "validsum"} {
+			require.NotContains(t, all, fmt.Sprintf("%s%d", marker, u))
+		}
+	}
+	// The sentiment report does read the test review itself (that is what it classifies).
+	require.Contains(t, tx.review(&sd.Test[0]), "testmarker")
+}
+
+func TestBehaviourTextExcludesOwnReview(t *testing.T) {
+	ds := leakDataset()
+	sd, err := data.Split(ds)
+	require.NoError(t, err)
+	tx := newTexts(sd)
+	r := &sd.Train[2]
+	text := tx.behaviour(r.UserIdx, r.ItemIdx, r.Time, r.Row, 0)
+	require.True(t, strings.HasPrefix(text, "item: "))
+	// The user's own later reviews are not in their history.
+	later := &sd.TrainByUser[r.UserIdx][len(sd.TrainByUser[r.UserIdx])-1]
+	if later.Time > r.Time {
+		require.NotContains(t, text, later.Text)
+	}
+}
+
+func TestSentimentBins(t *testing.T) {
+	b := DefaultSentimentBins()
+	for rating, want := range map[float64]int{1: 0, 2: 0, 3: 1, 4: 2, 5: 2, 2.5: 1} {
+		require.Equal(t, want, b.Label(rating), "rating %g", rating)
+	}
+	require.Equal(t, -1, b.Label(math.NaN()))
+	require.Error(t, SentimentBins{NegativeMax: 4, PositiveMin: 3}.Validate())
+}
+
+func TestProtocolMasksHistory(t *testing.T) {
+	p := &protocol{numItems: 5, trainItems: [][]int{{0, 1}}, validItem: []int{2}, testItem: []int{3}}
+	// Scores: items 0,1,2 (history) score highest, then 4, then the test item 3.
+	ranks := p.testRanks(func(u int, dst []float32) { copy(dst, []float32{9, 8, 7, 1, 5}) })
+	require.Equal(t, []int{1}, ranks) // only item 4 outranks it once history is masked
+}
+
+func TestMeanRows(t *testing.T) {
+	m := &Matrix{Rows: 3, Cols: 2, Data: []float32{1, 2, 3, 4, 10, 20}}
+	out := MeanRows(m, []int{0, 0, 2}, 3)
+	require.Equal(t, []float32{2, 3, 0, 0, 10, 20}, out.Data)
+}
+
+// plantedFeatures: users and items in G groups; user features carry the group signal.
+func plantedFeatures(U, I, G int, seed uint64) (feats []*Matrix, items *Matrix, fd FitData, test []int) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	d := 8
+	user := &Matrix{Rows: U, Cols: d, Data: make([]float32, U*d)}
+	noise := &Matrix{Rows: U, Cols: d, Data: make([]float32, U*d)}
+	items = &Matrix{Rows: I, Cols: d, Data: make([]float32, I*d)}
+	for u := 0; u < U; u++ {
+		user.Data[u*d+u%G] = 1
+		for j := 0; j < d; j++ {
+			user.Data[u*d+j] += float32(rng.NormFloat64() * 0.1)
+			noise.Data[u*d+j] = float32(rng.NormFloat64())
+		}
+	}
+	for i := 0; i < I; i++ {
+		items.Data[i*d+i%G] = 1
+	}
+	fd = FitData{NumItems: I, TrainItems: make([][]int, U), ValidItem: make([]int, U)}
+	test = make([]int, U)
+	for u := 0; u < U; u++ {
+		var mine []int
+		for i := u % G; i < I; i += G {
+			mine = append(mine, i)
+		}
+		rng.Shuffle(len(mine), func(a, b int) { mine[a], mine[b] = mine[b], mine[a] })
+		fd.TrainItems[u] = mine[:4]
+		fd.ValidItem[u] = mine[4]
+		test[u] = mine[5]
+	}
+	return []*Matrix{user, noise}, items, fd, test
+}
+
+func TestScorerLearnsPlantedGroups(t *testing.T) {
+	start := torch.LiveTensors()
+	feats, items, fd, test := plantedFeatures(80, 40, 4, 7)
+	for _, fusion := range []Fusion{FusionGate, FusionConcat, FusionWeighted} {
+		for _, loss := range []string{"bpr", "sampled_softmax"} {
+			sc, err := NewScorer([]string{"signal", "noise"}, feats, items, ScorerConfig{Dim: 16, Fusion: fusion, Loss: loss, Epochs: 30, Negatives: 20, Seed: 3})
+			require.NoError(t, err)
+			require.NoError(t, sc.Fit(context.Background(), fd, nil))
+			scores, err := sc.ScoreAll()
+			require.NoError(t, err)
+			var ranks []int
+			for u := range test {
+				ranks = append(ranks, eval.RankOf(scores.Row(u), test[u], append(append([]int{}, fd.TrainItems[u]...), fd.ValidItem[u])))
+			}
+			// 10 items per group remain after masking 5 history items; a random ranking gives
+			// HR@10 ≈ 10/35 ≈ 0.29. The group signal must put the test item in the top 10.
+			hr := eval.HitRate(ranks, 10)
+			require.Greater(t, hr, 0.8, "fusion %s loss %s", fusion, loss)
+			require.NotEmpty(t, sc.History)
+			sc.Free()
+		}
+	}
+	require.Equal(t, start, torch.LiveTensors())
+}
+
+func TestScorerErrors(t *testing.T) {
+	items := &Matrix{Rows: 2, Cols: 2, Data: make([]float32, 4)}
+	_, err := NewScorer(nil, nil, items, ScorerConfig{})
+	require.Error(t, err)
+	_, err = NewScorer([]string{"a", "b"}, []*Matrix{{Rows: 2, Cols: 1, Data: []float32{1, 2}}, {Rows: 3, Cols: 1, Data: []float32{1, 2, 3}}}, items, ScorerConfig{})
+	require.ErrorContains(t, err, "users")
+	_, err = ParseFusion("average")
+	require.Error(t, err)
+}
+
+func needVocab(t *testing.T) {
+	if _, err := gpt2.DefaultTokenizerDir(); err != nil {
+		t.Skip("GPT-2 vocabulary not installed: run scripts/fetch_vocab.sh")
+	}
+}
+
+// tinyOptions keeps an end-to-end run to a few seconds.
+func tinyOptions(out string) Options {
+	o := DefaultOptions()
+	o.OutDir = out
+	o.Device = "cpu"
+	o.Threads = 2
+	o.Backbone = BackboneConfig{Layers: 1, Heads: 2, Embd: 16, Positions: 64}
+	o.Pretrain = StageConfig{Epochs: 1, MaxSteps: 8, BatchSize: 8, LR: 1e-3, MaxLen: 24}
+	o.Sentiment = StageConfig{Epochs: 1, MaxSteps: 8, BatchSize: 16, LR: 1e-3, MaxLen: 24}
+	o.Behavior = o.Sentiment
+	o.UserMaxTokens, o.ItemMaxTokens = 32, 32
+	o.Scorer = ScorerConfig{Dim: 16, Epochs: 4, Patience: 2}
+	o.MFEpochs = 5
+	return o
+}
+
+func tinyShop() *data.Dataset {
+	c := data.DefaultSyntheticConfig()
+	c.Users, c.Items, c.MinPerUser, c.MaxPerUser = 30, 24, 4, 6
+	return data.Synthetic(c)
+}
+
+func TestRunEndToEndTiny(t *testing.T) {
+	needVocab(t)
+	start := torch.LiveTensors()
+	out := t.TempDir()
+	res, err := RunDataset(context.Background(), tinyShop(), tinyOptions(out), nil)
+	require.NoError(t, err)
+	require.Equal(t, 30, res.Counts.Users)
+	for _, m := range RankingMethods {
+		require.Contains(t, res.Ranking, m)
+		for _, k := range []string{"hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"} {
+			v := res.Ranking[m][k]
+			require.True(t, v >= 0 && v <= 1, "%s %s = %g", m, k, v)
+		}
+	}
+	total := 0
+	for _, c := range res.Sentiment.Classes {
+		total += c.Support
+	}
+	require.Equal(t, res.Split.Test, total)
+	require.Greater(t, res.Behavior.GlobalMean.RMSE, 0.0)
+	for _, f := range []string{ConfigFileName, IndexFileName, VectorsFileName, RecsFileName, MetricsFileName,
+		"plots/ranking.png", "plots/training_loss.png", BackboneDir + "/model.safetensors", SentimentDir + "/config.json", BehaviorDir + "/model.safetensors"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+	}
+	require.Equal(t, start, torch.LiveTensors(), "the run frees every tensor it makes")
+
+	// Evaluate rebuilds the split and reproduces the ranking numbers from the saved vectors.
+	ev, err := EvaluateDataset(context.Background(), tinyShop(), out, nil)
+	require.NoError(t, err)
+	for _, m := range []string{"h0", "h0_h1", "h0_h2", "h", "popularity", "mf"} {
+		require.Equal(t, res.Ranking[m], ev.Ranking[m], m)
+	}
+	require.Equal(t, res.Sentiment.Accuracy, ev.Sentiment.Accuracy)
+	require.InDelta(t, res.Behavior.Model.RMSE, ev.Behavior.Model.RMSE, 1e-9)
+
+	// Serving: recommendations exclude history and are the same from many goroutines.
+	run, err := LoadRun(out)
+	require.NoError(t, err)
+	defer run.Close()
+	user := run.Index.Users[0]
+	want, err := run.Recommend(user, 5)
+	require.NoError(t, err)
+	require.Len(t, want, 5)
+	hist := map[string]bool{}
+	for _, i := range run.Index.History[0] {
+		hist[run.Index.Items[i]] = true
+	}
+	for _, r := range want {
+		require.False(t, hist[r.Item], "recommended a history item %s", r.Item)
+	}
+	emb, err := run.Embed([]string{"a bright acoustic guitar"})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := run.Recommend(user, 5)
+			if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
+				err = fmt.Errorf("recommendations differ")
+			}
+			if err == nil {
+				var e [][]float32
+				e, err = run.Embed([]string{"a bright acoustic guitar"})
+				if err == nil && fmt.Sprint(e) != fmt.Sprint(emb) {
+					err = fmt.Errorf("embeddings differ")
+				}
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	_, err = run.Recommend("nobody", 5)
+	require.ErrorContains(t, err, "unknown user")
+}
+
+func TestRunMultitaskTiny(t *testing.T) {
+	needVocab(t)
+	o := tinyOptions(t.TempDir())
+	o.Multitask = true
+	o.Fusion = FusionConcat
+	res, err := RunDataset(context.Background(), tinyShop(), o, nil)
+	require.NoError(t, err)
+	require.True(t, res.Multitask)
+	require.Contains(t, res.Ranking, "h")
+}
+
+func TestRunErrors(t *testing.T) {
+	_, err := Run(context.Background(), Options{OutDir: t.TempDir()}, nil)
+	require.ErrorContains(t, err, "no dataset")
+	o := DefaultOptions()
+	o.OutDir = t.TempDir()
+	o.DataPath = filepath.Join(t.TempDir(), "missing.csv")
+	_, err = Run(context.Background(), o, nil)
+	require.Error(t, err)
+	o = DefaultOptions()
+	o.Fusion = "mean"
+	o.OutDir = t.TempDir()
+	_, err = RunDataset(context.Background(), tinyShop(), o, nil)
+	require.ErrorContains(t, err, "fusion")
+	_, err = LoadRun(t.TempDir())
+	require.ErrorContains(t, err, "run directory")
+	_, err = Finetune(context.Background(), DefaultOptions(), "summarize", nil)
+	require.ErrorContains(t, err, "unknown fine-tuning task")
+}
