@@ -228,7 +228,7 @@ func ParseConfig(data []byte, source string) (*Config, error) {
 
 // LoadConfig reads dir/config.json (or a config file path).
 func LoadConfig(path string) (*Config, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() || filepath.Ext(path) != ".json" {
 		path = filepath.Join(path, ConfigFile)
 	}
 	data, err := os.ReadFile(path)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmarks hier (Go over libtorch) against PyTorch eager at the same intra-op thread count and
+# prints ONE markdown table (op | hier (Go) | PyTorch eager | ratio).
+#
+#   bash scripts/bench.sh            (or: make bench, which installs python3-torch first)
+#
+# Environment:
+#   HIER_BENCH_THREADS  intra-op threads for both sides (default 2)
+#   HIER_BENCHTIME      go test -benchtime (default 1s)
+#   HIER_BENCH_COUNT    go test -count; the table shows medians (default 3)
+#   HIER_PYTHON         Python with torch (default /usr/bin/python3, Debian's python3-torch)
+#   HIER_BENCH_OUT      keep the raw outputs in this directory (default: a temporary one)
+#
+# Layout: each section runs its Go benchmarks (appending `go test -bench` output to $go_out),
+# writes its Python measurements as JSON into $out/py_<section>.json, and adds table rows with
+# `row 'label|hier expr|pytorch expr'`. Expressions are go:<Benchmark>:<unit> or py:<json key>,
+# or a difference of two (see torch/internal/benchtable). To add a section (say GPT-2 training
+# tokens/s), write a function like section_torch_ops and call it below.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+threads="${HIER_BENCH_THREADS:-2}"
+benchtime="${HIER_BENCHTIME:-1s}"
+count="${HIER_BENCH_COUNT:-3}"
+python="${HIER_PYTHON:-/usr/bin/python3}"
+if [ -n "${HIER_BENCH_OUT:-}" ]; then
+  out="$HIER_BENCH_OUT"
+  mkdir -p "$out"
+else
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
+go_out="$out/go_bench.txt"
+: >"$go_out"
+rows=()
+row() { rows+=(-row "$1"); }
+log() { echo "bench: $*" >&2; }
+
+have_python_torch() {
+  # Run from / so that a ./torch directory cannot shadow the package.
+  (cd / && "$python" -c 'import torch' >/dev/null 2>&1)
+}
+
+# ---- build ----
+build() {
+  if [ ! -f build/CMakeCache.txt ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  cmake --build build -j"$(nproc)" >/dev/null
+  go build ./torch/... >/dev/null
+  log "built build/libhiertorch.so; threads=$threads benchtime=$benchtime count=$count"
+}
+
+# ---- section: single torch ops (torch/bench_test.go, scripts/bench_torch.py) ----
+section_torch_ops() {
+  log "torch ops: go test -bench 'TinyAdd|NativeAdd|Sgemm1024'"
+  HIER_BENCH_THREADS="$threads" go test -run '^$' -bench 'TinyAdd|NativeAdd|Sgemm1024' \
+    -benchtime "$benchtime" -count "$count" ./torch/ | tee -a "$go_out" | grep '^Benchmark' >&2
+  if have_python_torch; then
+    log "torch ops: $python scripts/bench_torch.py --threads $threads"
+    (cd / && "$python" "$root/scripts/bench_torch.py" --threads "$threads") >"$out/py_torch_ops.json"
+    cat "$out/py_torch_ops.json" >&2
+  else
+    log "no PyTorch for $python (install python3-torch or set HIER_PYTHON); PyTorch column is n/a"
+  fi
+  row "tiny add (1-element float32, result freed), ns/op|go:TinyAdd:ns/op|py:tiny_add_ns"
+  row "native libtorch add (C++ loop, no binding), ns/op|go:NativeAdd:ns/op|"
+  row "tiny-add overhead above native libtorch, ns/op (target ratio ≤ 0.20)|go:TinyAdd:ns/op-go:NativeAdd:ns/op|py:tiny_add_ns-go:NativeAdd:ns/op"
+  row "sgemm 1024×1024 float32, GFLOP/s (target ratio ≥ 0.95)|go:Sgemm1024:GFLOP/s|py:sgemm_gflops"
+}
+
+build
+section_torch_ops
+# (further sections go here)
+
+py_files=()
+for f in "$out"/py_*.json; do
+  [ -e "$f" ] && py_files+=(-py "$f")
+done
+echo
+go run ./torch/internal/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
+  -caption "hier vs PyTorch eager ($("$python" -c 'import platform; print(platform.processor() or platform.machine())' 2>/dev/null || uname -m), $threads intra-op threads, go test -benchtime $benchtime, median of $count runs; libtorch $(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))"
