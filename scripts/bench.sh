@@ -7,12 +7,13 @@
 # Environment:
 #   HIER_BENCH_THREADS  intra-op threads for both sides (default 2)
 #   HIER_BENCHTIME      go test -benchtime (default 1s)
-#   HIER_BENCH_COUNT    go test -count; the table shows medians (default 3)
+#   HIER_BENCH_COUNT    rounds; Go and Python runs alternate, the table shows medians (default 3)
 #   HIER_PYTHON         Python with torch (default /usr/bin/python3, Debian's python3-torch)
 #   HIER_BENCH_OUT      keep the raw outputs in this directory (default: a temporary one)
 #
 # Layout: each section runs its Go benchmarks (appending `go test -bench` output to $go_out),
-# writes its Python measurements as JSON into $out/py_<section>.json, and adds table rows with
+# writes its Python measurements as JSON files $out/py_<section>_<round>.json (a key repeated
+# across files is reported as its median), and adds table rows with
 # `row 'label|hier expr|pytorch expr'`. Expressions are go:<Benchmark>:<unit> or py:<json key>,
 # or a difference of two (see torch/internal/benchtable). To add a section (say GPT-2 training
 # tokens/s), write a function like section_torch_ops and call it below.
@@ -53,17 +54,23 @@ build() {
 }
 
 # ---- section: single torch ops (torch/bench_test.go, scripts/bench_torch.py) ----
+# The Go and Python runs alternate ($count rounds), so that drifts in the machine's speed (a
+# shared VM) hit both sides alike; the table shows the median of each side.
 section_torch_ops() {
-  log "torch ops: go test -bench 'TinyAdd|NativeAdd|Sgemm1024'"
-  HIER_BENCH_THREADS="$threads" go test -run '^$' -bench 'TinyAdd|NativeAdd|Sgemm1024' \
-    -benchtime "$benchtime" -count "$count" ./torch/ | tee -a "$go_out" | grep '^Benchmark' >&2
-  if have_python_torch; then
-    log "torch ops: $python scripts/bench_torch.py --threads $threads"
-    (cd / && "$python" "$root/scripts/bench_torch.py" --threads "$threads") >"$out/py_torch_ops.json"
-    cat "$out/py_torch_ops.json" >&2
-  else
+  local py=1 i
+  if ! have_python_torch; then
+    py=0
     log "no PyTorch for $python (install python3-torch or set HIER_PYTHON); PyTorch column is n/a"
   fi
+  for i in $(seq "$count"); do
+    log "torch ops, round $i/$count: go test -bench 'TinyAdd|NativeAdd|Sgemm1024'"
+    HIER_BENCH_THREADS="$threads" go test -run '^$' -bench 'TinyAdd|NativeAdd|Sgemm1024' \
+      -benchtime "$benchtime" -count 1 ./torch/ | tee -a "$go_out" | grep '^Benchmark' >&2
+    if [ "$py" = 1 ]; then
+      log "torch ops, round $i/$count: $python scripts/bench_torch.py --threads $threads"
+      (cd / && "$python" "$root/scripts/bench_torch.py" --threads "$threads") | tee "$out/py_torch_ops_$i.json" >&2
+    fi
+  done
   row "tiny add (1-element float32, result freed), ns/op|go:TinyAdd:ns/op|py:tiny_add_ns"
   row "native libtorch add (C++ loop, no binding), ns/op|go:NativeAdd:ns/op|"
   row "tiny-add overhead above native libtorch, ns/op (target ratio ≤ 0.20)|go:TinyAdd:ns/op-go:NativeAdd:ns/op|py:tiny_add_ns-go:NativeAdd:ns/op"
@@ -79,5 +86,7 @@ for f in "$out"/py_*.json; do
   [ -e "$f" ] && py_files+=(-py "$f")
 done
 echo
+cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+pyver="$(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'n/a')"
 go run ./torch/internal/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
-  -caption "hier vs PyTorch eager ($("$python" -c 'import platform; print(platform.processor() or platform.machine())' 2>/dev/null || uname -m), $threads intra-op threads, go test -benchtime $benchtime, median of $count runs; libtorch $(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?'))"
+  -caption "hier vs PyTorch eager: ${cpu:-$(uname -m)}, $(nproc) CPUs, $threads intra-op threads, go test -benchtime $benchtime, median of $count alternating rounds; PyTorch $pyver"

@@ -16,6 +16,8 @@ func TestFromSliceAndBack(t *testing.T) {
 	require.Equal(t, int64(6), x.Numel())
 	require.Equal(t, 2, x.Dim())
 	require.Equal(t, int64(3), x.Size(-1))
+	require.Equal(t, int64(2), x.Size(0))
+	require.Panics(t, func() { x.Size(2) }, "dimension out of range is a programmer error")
 	require.Equal(t, []float32{1, 2, 3, 4, 5, 6}, c.f32s(x))
 
 	// No shape: 1-D.

@@ -232,8 +232,8 @@ func TestMSELoss(t *testing.T) {
 //	bx = torch.tensor([0.5,-1.5,2.0,0.0], dtype=torch.float64); by = torch.tensor([1.0,0.0,1.0,0.5], dtype=torch.float64)
 var (
 	pyBCENone  = []float64{0.4740769841801067, 0.20141327798275246, 0.1269280110429726, 0.6931471805599453} // F.binary_cross_entropy_with_logits(bx, by, reduction='none')
-	pyBCEMean  = 0.37389136344144425                                                                       // F.binary_cross_entropy_with_logits(bx, by)
-	pyBCEPosW2 = 0.6107860098172072                                                                        // ... pos_weight=torch.full((4,), 2.0, dtype=torch.float64)
+	pyBCEMean  = 0.37389136344144425                                                                        // F.binary_cross_entropy_with_logits(bx, by)
+	pyBCEPosW2 = 0.6107860098172072                                                                         // ... pos_weight=torch.full((4,), 2.0, dtype=torch.float64)
 )
 
 func TestBCEWithLogits(t *testing.T) {

@@ -269,8 +269,11 @@ func TestSetLR(t *testing.T) {
 	c.setGrad(q, c.F64([]float64{3, -4}))
 	require.NoError(t, adam.Step())
 	requireClose(t, []float64{0.99, 2.01}, c.f64s(q), 1e-9, 0)
-	_, scalars, err := adam.State()
+	st, scalars, err := adam.State()
 	require.NoError(t, err)
+	for _, x := range st {
+		c.s.Track(x)
+	}
 	require.Equal(t, 0.01, scalars["lr"])
 }
 

@@ -85,8 +85,12 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	freed.Free()
 	err = SaveSafetensors(path, map[string]*Tensor{"x": freed}, nil)
 	require.ErrorIs(t, err, ErrFreed)
-	_, _, err = LoadSafetensors(path, CPU)
+	again, _, err := LoadSafetensors(path, CPU)
 	require.NoError(t, err, "the previous file is intact")
+	require.Len(t, again, len(ts))
+	for _, x := range again {
+		x.Free()
+	}
 	_, _, err = ReadSafetensorsHeader(path)
 	require.NoError(t, err)
 	entries, err = os.ReadDir(dir)

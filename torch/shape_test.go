@@ -238,7 +238,7 @@ func TestTopKSort(t *testing.T) {
 	v, i = c.T2(x.TopK(1, 1, false, true))
 	require.Equal(t, []float32{1, 2}, c.f32s(v))
 	require.Equal(t, []int64{1, 2}, c.i64s(i)) // first of the tied 1s: torch returns index 1
-	v, _ = c.T2(x.TopK(2, 0, true, true)) // k = the dim size: everything, sorted
+	v, _ = c.T2(x.TopK(2, 0, true, true))      // k = the dim size: everything, sorted
 	require.Equal(t, []float32{5, 9, 4, 6, 3, 1, 2, 1}, c.f32s(v))
 	_, _, err := x.TopK(5, 1, true, true)
 	require.Error(t, err, "k larger than the dim")

@@ -296,7 +296,7 @@ func newApp() *cli.App {
 	app := &cli.App{
 		Name:     "hier",
 		HelpName: "hier",
-		Usage:    "GPT-2 (Hugging Face semantics) on libtorch: tokenize, predict, inspect checkpoints",
+		Usage:    "hierarchical user-interest recommender on GPT-2 (Hugging Face semantics) and libtorch",
 		Description: "Global options may be given before or after the command name.\n" +
 			"Errors are printed as one line on stderr (\"hier: error: ...\"); the exit status is 1 for\n" +
 			"a failed command, 2 for a wrong command line. With --json, stdout holds one JSON document.",

@@ -9,12 +9,13 @@
 //   - -go FILE (repeatable): `go test -bench` output. Every "BenchmarkName-P  N  v unit  v unit …"
 //     line is read; with -count > 1 the median of the runs is used. Names drop the "Benchmark"
 //     prefix and the "-P" suffix.
-//   - -py FILE (repeatable): a JSON object of numbers (scripts/bench_torch.py's output); later
-//     files add or override keys.
+//   - -py FILE (repeatable): a JSON object of numbers (scripts/bench_torch.py's output). A key
+//     present in several files (repeated runs) is the median of its values.
 //
 // Rows (-row, repeatable, printed in order) are "label|hier|pytorch" with each side an
 // expression: a term, or term-term (a difference), where a term is go:Name:unit or py:key;
-// an empty side prints "—". The ratio column is hier/pytorch.
+// an empty side prints "—", a measurement that is missing prints "n/a" (with a warning on stderr).
+// The ratio column is hier/pytorch.
 //
 // To add rows (for example GPT-2 training tokens/s), add a section to scripts/bench.sh that
 // appends `go test -bench` output to the Go file (a benchmark reporting b.ReportMetric(v,
@@ -24,6 +25,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,7 +74,7 @@ func parseGoBench(r io.Reader, m metrics) error {
 	return sc.Err()
 }
 
-// parsePy reads a JSON object; numeric values become "py:key".
+// parsePy reads a JSON object; numeric values are added to "py:key".
 func parsePy(r io.Reader, m metrics) error {
 	var obj map[string]any
 	if err := json.NewDecoder(r).Decode(&obj); err != nil {
@@ -80,7 +82,7 @@ func parsePy(r io.Reader, m metrics) error {
 	}
 	for k, v := range obj {
 		if f, ok := v.(float64); ok {
-			m["py:"+k] = []float64{f}
+			m["py:"+k] = append(m["py:"+k], f)
 		}
 	}
 	return nil
@@ -113,7 +115,7 @@ func (m metrics) eval(expr string) (v float64, ok bool, err error) {
 	for i, t := range terms {
 		vals, found := m[strings.TrimSpace(t)]
 		if !found || len(vals) == 0 {
-			return 0, false, fmt.Errorf("no measurement %q", t)
+			return 0, false, &missingError{strings.TrimSpace(t)}
 		}
 		if i == 0 {
 			v = median(vals)
@@ -123,6 +125,12 @@ func (m metrics) eval(expr string) (v float64, ok bool, err error) {
 	}
 	return v, true, nil
 }
+
+// missingError is a measurement a row needs but no input has (a benchmark that did not run, or
+// no Python): the cell shows "n/a" and a warning goes to stderr.
+type missingError struct{ key string }
+
+func (e *missingError) Error() string { return "no measurement " + strconv.Quote(e.key) }
 
 func format(v float64) string {
 	a := math.Abs(v)
@@ -137,7 +145,7 @@ func format(v float64) string {
 }
 
 // table renders the rows.
-func table(m metrics, rows []string) (string, error) {
+func table(m metrics, rows []string, warn io.Writer) (string, error) {
 	var b strings.Builder
 	b.WriteString("| op | hier (Go) | PyTorch eager | ratio |\n|---|---:|---:|---:|\n")
 	for _, row := range rows {
@@ -146,20 +154,23 @@ func table(m metrics, rows []string) (string, error) {
 			return "", fmt.Errorf("row %q: want label|hier|pytorch", row)
 		}
 		cells := []string{strings.TrimSpace(parts[0]), "—", "—", "—"}
-		hv, hok, err := m.eval(parts[1])
-		if err != nil {
-			return "", fmt.Errorf("row %q: %w", parts[0], err)
+		var vals [2]float64
+		var oks [2]bool
+		for i, expr := range parts[1:] {
+			v, ok, err := m.eval(expr)
+			var me *missingError
+			switch {
+			case errors.As(err, &me):
+				fmt.Fprintf(warn, "benchtable: row %q: %v\n", cells[0], err)
+				cells[1+i] = "n/a"
+			case err != nil:
+				return "", fmt.Errorf("row %q: %w", cells[0], err)
+			case ok:
+				vals[i], oks[i] = v, true
+				cells[1+i] = format(v)
+			}
 		}
-		pv, pok, err := m.eval(parts[2])
-		if err != nil {
-			return "", fmt.Errorf("row %q: %w", parts[0], err)
-		}
-		if hok {
-			cells[1] = format(hv)
-		}
-		if pok {
-			cells[2] = format(pv)
-		}
+		hv, pv, hok, pok := vals[0], vals[1], oks[0], oks[1]
 		if hok && pok && pv != 0 {
 			cells[3] = strconv.FormatFloat(hv/pv, 'f', 2, 64)
 		}
@@ -168,7 +179,7 @@ func table(m metrics, rows []string) (string, error) {
 	return b.String(), nil
 }
 
-func run(args []string, stdout io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchtable", flag.ContinueOnError)
 	var goFiles, pyFiles, rows listFlag
 	fs.Var(&goFiles, "go", "go test -bench output file (repeatable)")
@@ -201,7 +212,7 @@ func run(args []string, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	t, err := table(m, rows)
+	t, err := table(m, rows, stderr)
 	if err != nil {
 		return err
 	}
@@ -214,7 +225,7 @@ func run(args []string, stdout io.Writer) error {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,498 @@
+package main
+
+// Shared by the commands of the recommender pipeline (demo, run, pretrain, finetune, evaluate,
+// recommend, embed): the flags that map onto pipeline.Options, the SIGINT-cancelled context,
+// the logger and the human-readable reports.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hier-ai/hier/hier/eval"
+	"github.com/hier-ai/hier/hier/pipeline"
+	"github.com/urfave/cli/v2"
+)
+
+// Help categories of the pipeline flags.
+const (
+	catData     = "Data"
+	catBackbone = "Backbone (pre-training)"
+	catHeads    = "Heads (fine-tuning H1 sentiment, H2 behaviour)"
+	catRec      = "Recommender"
+	catOutput   = "Output"
+)
+
+// resultsJSONHelp documents the JSON object printed by demo, run and evaluate.
+const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and progress bars go to stderr):\n" +
+	"  {\"dataset\": NAME,\n" +
+	"   \"counts\": {\"users\", \"items\", \"interactions\", \"skipped\", \"duplicates\"},\n" +
+	"   \"sentiment\": {\"classes\": {\"negative\"|\"neutral\"|\"positive\": {\"precision\", \"recall\", \"f1\", \"support\"}},\n" +
+	"                 \"accuracy\", \"macro_avg\": {...}, \"weighted_avg\": {...}},\n" +
+	"   \"behavior\": {\"model\"|\"global_mean\"|\"user_item_bias\": {\"mse\", \"rmse\", \"mae\", \"n\"}},\n" +
+	"   \"ranking\": {\"popularity\"|\"mf\"|\"h0\"|\"h0_h1\"|\"h0_h2\"|\"h\":\n" +
+	"                 {\"hr@5\", \"hr@10\", \"hr@20\", \"ndcg@5\", \"ndcg@10\", \"ndcg@20\", \"mrr\"}},\n" +
+	"   \"split\": {\"train\", \"valid\", \"test\", \"train_only_users\"}, \"fusion\", \"multitask\", \"backbone\",\n" +
+	"   \"timings_seconds\": {STAGE: seconds}, \"out_dir\": DIR, \"wall_seconds\": SECONDS}\n" +
+	"This is also the content of DIR/metrics.json."
+
+// runDirHelp documents the files of a run directory.
+const runDirHelp = "The output directory holds config.json (the resolved options), index.json (user and item\n" +
+	"ids, each user's history as item indices), vectors.safetensors (H0/H1/H2, the fused H, the\n" +
+	"item vectors, and the vectors of every ablation), recommendations.jsonl (the top --top-k\n" +
+	"items per user, history excluded), metrics.json, plots/*.png and the Hugging Face checkpoints\n" +
+	"checkpoints/{backbone,sentiment,behavior}/ (config.json, model.safetensors, tokenizer)."
+
+// longRunHelp is appended to the description of the commands that train.
+const longRunHelp = "Progress bars (one per training stage) and logs go to stderr; --no-progress (or --json)\n" +
+	"hides the bars. Without --log-level the log level is info for this command. Ctrl-C stops\n" +
+	"training cleanly at the next step and exits with status 130."
+
+// Flag names shared by several commands.
+const (
+	fData       = "data"
+	fOut        = "out"
+	fModel      = "model"
+	fNoProgress = "no-progress"
+)
+
+func noProgressFlag() cli.Flag {
+	return &cli.BoolFlag{Name: fNoProgress, Category: catOutput, Usage: "do not draw the training progress bars on stderr"}
+}
+
+func outFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: fOut, Aliases: []string{"o"}, Category: catOutput, Usage: usage}
+}
+
+// dataFlags are --data, --strict and --max-users.
+func dataFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: fData, Aliases: []string{"d"}, Category: catData,
+			Usage: "dataset: an Amazon reviews file (.json/.json.gz/.csv/.csv.zip), a MovieLens 100K directory (u.data), or a generic CSV/JSON-lines file (required)"},
+		&cli.BoolFlag{Name: "strict", Category: catData,
+			Usage: "malformed records are errors (file:line: field ...) instead of being skipped and counted"},
+		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all",
+			Usage: "keep only the first N users of the file (a slice for quick runs)"},
+	}
+}
+
+func behaviorColumnFlag() cli.Flag {
+	return &cli.StringFlag{Name: "behavior-column", Value: "rating", Category: catHeads,
+		Usage: "numeric target of the H2 behaviour head: rating, or an extra numeric column such as helpful_votes"}
+}
+
+// backboneFlags size and budget the GPT-2 pre-trained from scratch.
+func backboneFlags() []cli.Flag {
+	d := pipeline.DefaultOptions()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "layers", Value: d.Backbone.Layers, Category: catBackbone, Usage: "n_layer of the scratch GPT-2"},
+		&cli.IntFlag{Name: "heads", Value: d.Backbone.Heads, Category: catBackbone, Usage: "n_head of the scratch GPT-2 (must divide --embd)"},
+		&cli.IntFlag{Name: "embd", Value: d.Backbone.Embd, Category: catBackbone, Usage: "n_embd (hidden width) of the scratch GPT-2"},
+		&cli.IntFlag{Name: "positions", Value: d.Backbone.Positions, Category: catBackbone, Usage: "n_positions (context length) of the scratch GPT-2"},
+		&cli.IntFlag{Name: "epochs-pretrain", Value: d.Pretrain.Epochs, Category: catBackbone, Usage: "causal-LM pre-training epochs"},
+		&cli.IntFlag{Name: "max-steps-pretrain", Category: catBackbone, DefaultText: "no cap", Usage: "cap on pre-training optimizer steps"},
+	}
+}
+
+// headFlags budget the fine-tuning of the H1 and H2 heads.
+func headFlags() []cli.Flag {
+	d := pipeline.DefaultOptions()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "epochs-finetune", Value: d.Sentiment.Epochs, Category: catHeads, Usage: "fine-tuning epochs of each head (early stopping on the validation split)"},
+		&cli.IntFlag{Name: "max-steps-finetune", Category: catHeads, DefaultText: "no cap", Usage: "cap on fine-tuning optimizer steps per head"},
+		&cli.Float64Flag{Name: "sentiment-weight", Value: d.SentimentWeight, Category: catHeads, Usage: "multi-task loss weight of the sentiment cross-entropy"},
+		&cli.Float64Flag{Name: "behavior-weight", Value: d.BehaviorWeight, Category: catHeads, Usage: "multi-task loss weight of the behaviour MSE"},
+	}
+}
+
+// maxLenFlag caps the tokens per training example in every stage.
+func maxLenFlag(defaultText string) cli.Flag {
+	return &cli.IntFlag{Name: "max-len", Category: catHeads, DefaultText: defaultText,
+		Usage: "tokens per training example, in pre-training and fine-tuning (at most --positions)"}
+}
+
+// recommenderFlags configure the fused recommender, the baselines and the written top-k.
+func recommenderFlags() []cli.Flag {
+	d := pipeline.DefaultOptions()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "fusion", Value: string(d.Fusion), Category: catRec,
+			Usage: "how H0, H1 and H2 are fused into H: concat, weighted (learned weighted sum) or gate (per-user softmax gate)"},
+		&cli.BoolFlag{Name: "multitask", Category: catHeads,
+			Usage: "train the H1 and H2 heads jointly on one shared backbone (loss sentiment-weight*CE + behavior-weight*MSE)"},
+		&cli.StringFlag{Name: "scorer-loss", Value: d.Scorer.Loss, Category: catRec, Usage: "recommender training loss: bpr or sampled_softmax"},
+		&cli.IntFlag{Name: "scorer-epochs", Value: d.Scorer.Epochs, Category: catRec, Usage: "maximum recommender epochs (early stopping on validation NDCG@10)"},
+		&cli.IntFlag{Name: "scorer-dim", Value: d.Scorer.Dim, Category: catRec, Usage: "width of the fused user vectors H and of the item vectors"},
+		&cli.IntFlag{Name: "mf-epochs", Value: d.MFEpochs, Category: catRec, Usage: "epochs of the BPR matrix-factorisation baseline"},
+		&cli.IntFlag{Name: "user-max-tokens", Value: d.UserMaxTokens, Category: catRec, Usage: "token budget of a user's H0 text (and of an item's text)"},
+		&cli.IntFlag{Name: "top-k", Value: d.TopK, Category: catRec, Usage: "recommendations written per user to recommendations.jsonl"},
+	}
+}
+
+// checkIntFlags checks that the command's int flags that were given are >= 1 (>= 0 for
+// those in zeroOK).
+func checkIntFlags(c *cli.Context, zeroOK ...string) error {
+	for _, f := range c.Command.Flags {
+		if _, ok := f.(*cli.IntFlag); !ok {
+			continue
+		}
+		name := f.Names()[0]
+		if name == flagThreads || !c.IsSet(name) {
+			continue
+		}
+		v, lo := c.Int(name), 1
+		if slices.Contains(zeroOK, name) {
+			lo = 0
+		}
+		if v < lo {
+			return usageErrorf("%s: --%s must be >= %d, got %d", c.Command.Name, name, lo, v)
+		}
+	}
+	return nil
+}
+
+// applyFlags overrides o with the pipeline flags that were given on the command line (a flag
+// the command does not define is never set). It validates the values.
+func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
+	if err := checkIntFlags(c, "max-users", "max-steps-pretrain", "max-steps-finetune"); err != nil {
+		return err
+	}
+	o.Seed, o.Device, o.Threads = env.Seed, env.DeviceFlag, env.Threads
+	o.Progress = !env.JSON && !c.Bool(fNoProgress)
+	set := c.IsSet
+	if set(fData) {
+		p, err := dataPath(c.String(fData))
+		if err != nil {
+			return err
+		}
+		o.DataPath = p
+	}
+	if set(fModel) {
+		p, err := modelPath(c.String(fModel))
+		if err != nil {
+			return err
+		}
+		o.ModelDir = p
+	}
+	if set("strict") {
+		o.Strict = c.Bool("strict")
+	}
+	if set("max-users") {
+		o.MaxUsers = c.Int("max-users")
+	}
+	if set("behavior-column") {
+		o.BehaviorColumn = strings.TrimSpace(c.String("behavior-column"))
+		if o.BehaviorColumn == "" {
+			return usageErrorf("%s: --behavior-column is empty", c.Command.Name)
+		}
+	}
+	if set("continue-pretraining") {
+		o.ContinuePretraining = c.Bool("continue-pretraining")
+	}
+	if set("layers") {
+		o.Backbone.Layers = c.Int("layers")
+	}
+	if set("heads") {
+		o.Backbone.Heads = c.Int("heads")
+	}
+	if set("embd") {
+		o.Backbone.Embd = c.Int("embd")
+	}
+	if set("positions") {
+		o.Backbone.Positions = c.Int("positions")
+	}
+	if b := o.Backbone; o.ModelDir == "" && b.Heads > 0 && b.Embd%b.Heads != 0 {
+		return usageErrorf("%s: --embd %d must be divisible by --heads %d", c.Command.Name, b.Embd, b.Heads)
+	}
+	if set("epochs-pretrain") {
+		o.Pretrain.Epochs = c.Int("epochs-pretrain")
+	}
+	if set("max-steps-pretrain") {
+		o.Pretrain.MaxSteps = c.Int("max-steps-pretrain")
+	}
+	if set("epochs-finetune") {
+		o.Sentiment.Epochs = c.Int("epochs-finetune")
+		o.Behavior.Epochs = c.Int("epochs-finetune")
+	}
+	if set("max-steps-finetune") {
+		o.Sentiment.MaxSteps = c.Int("max-steps-finetune")
+		o.Behavior.MaxSteps = c.Int("max-steps-finetune")
+	}
+	if set("max-len") {
+		n := c.Int("max-len")
+		if o.ModelDir == "" && n > o.Backbone.Positions {
+			return usageErrorf("%s: --max-len %d is more than --positions %d", c.Command.Name, n, o.Backbone.Positions)
+		}
+		o.Pretrain.MaxLen, o.Sentiment.MaxLen, o.Behavior.MaxLen = n, n, n
+	}
+	for _, w := range []string{"sentiment-weight", "behavior-weight"} {
+		if set(w) && c.Float64(w) < 0 {
+			return usageErrorf("%s: --%s must be >= 0, got %g", c.Command.Name, w, c.Float64(w))
+		}
+	}
+	if set("sentiment-weight") {
+		o.SentimentWeight = c.Float64("sentiment-weight")
+	}
+	if set("behavior-weight") {
+		o.BehaviorWeight = c.Float64("behavior-weight")
+	}
+	if set("multitask") {
+		o.Multitask = c.Bool("multitask")
+	}
+	if set("fusion") {
+		f, err := pipeline.ParseFusion(c.String("fusion"))
+		if err != nil {
+			return usageErrorf("%s: --fusion: %v", c.Command.Name, err)
+		}
+		o.Fusion = f
+	}
+	if set("scorer-loss") {
+		l := strings.ToLower(strings.TrimSpace(c.String("scorer-loss")))
+		if l != "bpr" && l != "sampled_softmax" {
+			return usageErrorf("%s: --scorer-loss %q: want bpr or sampled_softmax", c.Command.Name, c.String("scorer-loss"))
+		}
+		o.Scorer.Loss = l
+	}
+	if set("scorer-epochs") {
+		o.Scorer.Epochs = c.Int("scorer-epochs")
+	}
+	if set("scorer-dim") {
+		o.Scorer.Dim = c.Int("scorer-dim")
+	}
+	if set("mf-epochs") {
+		o.MFEpochs = c.Int("mf-epochs")
+	}
+	if set("user-max-tokens") {
+		o.UserMaxTokens = c.Int("user-max-tokens")
+		o.ItemMaxTokens = c.Int("user-max-tokens")
+	}
+	if set("top-k") {
+		o.TopK = c.Int("top-k")
+	}
+	return nil
+}
+
+// dataPath checks that a dataset path exists and returns it absolute (config.json records it,
+// so that 'hier evaluate' finds the data from any working directory).
+func dataPath(p string) (string, error) {
+	if strings.TrimSpace(p) == "" {
+		return "", usageErrorf("--data is empty")
+	}
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("dataset %s does not exist", p)
+		}
+		return "", fmt.Errorf("dataset: %w", err)
+	}
+	return filepath.Abs(p)
+}
+
+// modelPath checks a checkpoint directory and returns it absolute.
+func modelPath(p string) (string, error) {
+	if err := checkModelDir(p); err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+// prepareOutDir creates dir (and its parents); it refuses a path that is a file. The returned
+// cleanup removes the directory again if this call created it and it is still empty (a run
+// that failed early leaves nothing behind).
+func prepareOutDir(log *slog.Logger, dir string) (cleanup func(), err error) {
+	cleanup = func() {}
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return cleanup, fmt.Errorf("output path %s exists and is not a directory", dir)
+	case err == nil:
+		if _, err := os.Stat(filepath.Join(dir, pipeline.ConfigFileName)); err == nil {
+			log.Warn("output directory already holds a run: its files will be overwritten", "dir", dir)
+		}
+		return cleanup, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return cleanup, fmt.Errorf("output directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cleanup, fmt.Errorf("output directory: %w", err)
+	}
+	return func() { removeIfEmpty(dir) }, nil
+}
+
+// removeIfEmpty removes dir if it holds nothing but empty directories (the pipeline creates
+// DIR/plots first).
+func removeIfEmpty(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			return
+		}
+		sub := filepath.Join(dir, e.Name())
+		if inner, err := os.ReadDir(sub); err != nil || len(inner) > 0 {
+			return
+		}
+	}
+	for _, e := range entries {
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+	_ = os.Remove(dir)
+}
+
+// interruptible returns a context cancelled on SIGINT or SIGTERM, and the function that
+// releases it. After the first signal the default behaviour is restored, so a second Ctrl-C
+// kills the process at once.
+func interruptible(c *cli.Context, log *slog.Logger) (context.Context, func()) {
+	parent := c.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sig:
+			signal.Stop(sig)
+			log.Warn("interrupted: stopping at the next training step (Ctrl-C again to kill)", "signal", s.String())
+			cancel(fmt.Errorf("interrupted by %v", s))
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sig)
+			close(done)
+			cancel(nil)
+		})
+	}
+}
+
+// exitInterrupted is the exit status after Ctrl-C (128 + SIGINT).
+const exitInterrupted = 130
+
+// pipelineErr turns an error of a cancelled run into a one-line "interrupted" error with exit
+// status 130.
+func pipelineErr(ctx context.Context, cmd string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return cli.Exit(fmt.Sprintf("%s: interrupted: %v", cmd, err), exitInterrupted)
+	}
+	return err
+}
+
+// pipelineLogger is env.Log, at level info when --log-level was not given anywhere (the
+// pipeline's stage logs are the progress report of a long run).
+func pipelineLogger(c *cli.Context, env *Env) *slog.Logger {
+	for _, x := range c.Lineage() {
+		if x.Command != nil && slices.Contains(x.LocalFlagNames(), flagLogLevel) {
+			return env.Log
+		}
+	}
+	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	return log
+}
+
+// printResults prints a run's results: the table, or one JSON object with --json.
+func printResults(env *Env, res *pipeline.Results) error {
+	if env.JSON {
+		return writeJSON(env.Out, res)
+	}
+	_, err := fmt.Fprint(env.Out, res.Table())
+	return err
+}
+
+// behaviorTable formats the behaviour errors like Results.Table.
+func behaviorTable(b pipeline.Behavior) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "  %-16s %8s %8s %8s %6s\n", "method", "MSE", "RMSE", "MAE", "n")
+	for _, row := range []struct {
+		n string
+		m eval.Regression
+	}{{"h2 model", b.Model}, {"global mean", b.GlobalMean}, {"user+item bias", b.UserItemBias}} {
+		fmt.Fprintf(&s, "  %-16s %8.4f %8.4f %8.4f %6d\n", row.n, row.m.MSE, row.m.RMSE, row.m.MAE, row.m.N)
+	}
+	return s.String()
+}
+
+// stageReportText is the human-readable form of a pretrain / finetune report.
+func stageReportText(rep *pipeline.StageReport) string {
+	var s strings.Builder
+	c := rep.Counts
+	fmt.Fprintf(&s, "stage %s: %d users, %d items, %d interactions (%d skipped, %d duplicates)\n",
+		rep.Stage, c.Users, c.Items, c.Interactions, c.Skipped, c.Duplicates)
+	if r, ok := rep.Sentiment.(eval.Report); ok {
+		fmt.Fprintf(&s, "\nsentiment (H1 head, test reviews):\n%s", r.String())
+	} else if r, ok := rep.Sentiment.(*eval.Report); ok && r != nil {
+		fmt.Fprintf(&s, "\nsentiment (H1 head, test reviews):\n%s", r.String())
+	}
+	if rep.Behavior != nil {
+		fmt.Fprintf(&s, "\nbehavior (H2 head, held-out targets):\n%s", behaviorTable(*rep.Behavior))
+	}
+	s.WriteString("\ncheckpoints:\n")
+	names := make([]string, 0, len(rep.Dirs))
+	for k := range rep.Dirs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		fmt.Fprintf(&s, "  %-10s %s\n", k, rep.Dirs[k])
+	}
+	stages := make([]string, 0, len(rep.Timings))
+	for k := range rep.Timings {
+		stages = append(stages, k)
+	}
+	slices.Sort(stages)
+	var parts []string
+	for _, k := range stages {
+		parts = append(parts, fmt.Sprintf("%s %.1f s", k, rep.Timings[k]))
+	}
+	fmt.Fprintf(&s, "\ntime: %.1f s", rep.WallSeconds)
+	if len(parts) > 0 {
+		fmt.Fprintf(&s, " (%s)", strings.Join(parts, ", "))
+	}
+	s.WriteByte('\n')
+	return s.String()
+}
+
+// printStageReport prints a pretrain / finetune report (human or one JSON object).
+func printStageReport(env *Env, rep *pipeline.StageReport) error {
+	if env.JSON {
+		return writeJSON(env.Out, rep)
+	}
+	_, err := fmt.Fprint(env.Out, stageReportText(rep))
+	return err
+}
+
+// requireRunDir checks that dir is a directory; the pipeline names the missing run files.
+func requireRunDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("run directory %s does not exist", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("run path %s is not a directory (want the --out directory of 'hier run' or 'hier demo')", dir)
+	}
+	for _, f := range []string{pipeline.ConfigFileName, pipeline.IndexFileName} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("%s is not a run directory: it has no %s (want the --out directory of 'hier run' or 'hier demo')", dir, f)
+		}
+	}
+	return nil
+}

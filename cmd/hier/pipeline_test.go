@@ -1,0 +1,507 @@
+package main
+
+// End-to-end tests of the pipeline commands (run, demo, pretrain, finetune, evaluate,
+// recommend, embed) on small slices of the shared datasets with tiny training budgets, so that
+// they stay fast on two CPU cores.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hier-ai/hier/torch"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tinyBudget are the flags that make a pipeline run take seconds: a 1-layer, 32-wide GPT-2,
+// 20 pre-training steps on 32-token examples, one fine-tuning epoch.
+var tinyBudget = []string{
+	"--layers", "1", "--heads", "2", "--embd", "32", "--max-len", "32",
+	"--max-steps-pretrain", "20", "--epochs-finetune", "1", "--max-steps-finetune", "30",
+	"--scorer-epochs", "10", "--mf-epochs", "10", "--user-max-tokens", "64",
+}
+
+var rankingMetrics = []string{"hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"}
+
+// classMetrics, runJSON: the parts of the results object the tests read.
+type classMetrics struct {
+	Precision, Recall, F1 float64
+	Support               int
+}
+
+type runJSON struct {
+	Dataset string         `json:"dataset"`
+	Counts  map[string]int `json:"counts"`
+	Sent    struct {
+		Classes     map[string]classMetrics `json:"classes"`
+		Accuracy    float64                 `json:"accuracy"`
+		MacroAvg    classMetrics            `json:"macro_avg"`
+		WeightedAvg classMetrics            `json:"weighted_avg"`
+	} `json:"sentiment"`
+	Behavior map[string]map[string]float64 `json:"behavior"`
+	Ranking  map[string]map[string]float64 `json:"ranking"`
+	Split    struct {
+		Test int `json:"test"`
+	} `json:"split"`
+	OutDir      string  `json:"out_dir"`
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// pipelineJSON runs a pipeline command with --json, requires success and exactly one JSON
+// object on stdout, and returns it both raw and decoded. Logs on stderr are allowed, progress
+// bars are not (--json turns them off).
+func pipelineJSON(t *testing.T, args ...string) (map[string]json.RawMessage, runJSON) {
+	t.Helper()
+	r := hier(t, append(args, "--json")...)
+	require.Equal(t, 0, r.Code, "hier %v failed: %s", args, r.Stderr)
+	assert.NotContains(t, r.Stderr, "█", "--json draws no progress bars")
+	dec := json.NewDecoder(strings.NewReader(r.Stdout))
+	var raw map[string]json.RawMessage
+	require.NoError(t, dec.Decode(&raw), "stdout: %s", r.Stdout)
+	var extra json.RawMessage
+	require.Error(t, dec.Decode(&extra), "stdout holds more than one JSON document")
+	var res runJSON
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res))
+	return raw, res
+}
+
+// checkResults checks the shape and ranges of a results object.
+func checkResults(t *testing.T, raw map[string]json.RawMessage, res runJSON, users int) {
+	t.Helper()
+	for _, k := range []string{"dataset", "counts", "sentiment", "behavior", "ranking", "out_dir", "wall_seconds"} {
+		assert.Contains(t, raw, k)
+	}
+	var counts map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw["counts"], &counts))
+	for _, k := range []string{"users", "items", "interactions", "skipped", "duplicates"} {
+		assert.Contains(t, counts, k, "counts")
+	}
+	assert.Equal(t, users, res.Counts["users"])
+	var sent map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw["sentiment"], &sent))
+	for _, k := range []string{"classes", "accuracy", "macro_avg", "weighted_avg"} {
+		assert.Contains(t, sent, k, "sentiment")
+	}
+	var classes map[string]map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(sent["classes"], &classes))
+	support := 0
+	for _, label := range []string{"negative", "neutral", "positive"} {
+		require.Contains(t, classes, label)
+		for _, k := range []string{"precision", "recall", "f1", "support"} {
+			assert.Contains(t, classes[label], k, "sentiment class %s", label)
+		}
+		m := res.Sent.Classes[label]
+		for _, v := range []float64{m.Precision, m.Recall, m.F1} {
+			assert.True(t, v >= 0 && v <= 1, "sentiment %s: %v", label, m)
+		}
+		support += m.Support
+	}
+	assert.Equal(t, res.Split.Test, support, "sentiment support sums to the test size")
+	assert.True(t, res.Sent.Accuracy >= 0 && res.Sent.Accuracy <= 1)
+	for _, m := range []string{"model", "global_mean", "user_item_bias"} {
+		require.Contains(t, res.Behavior, m)
+		for _, k := range []string{"mse", "rmse", "mae"} {
+			v, ok := res.Behavior[m][k]
+			assert.True(t, ok && v >= 0, "behavior %s %s: %v", m, k, res.Behavior[m])
+		}
+	}
+	require.Len(t, res.Ranking, 6, "ranking methods")
+	for _, m := range []string{"popularity", "mf", "h0", "h0_h1", "h0_h2", "h"} {
+		require.Contains(t, res.Ranking, m)
+		assert.Len(t, res.Ranking[m], len(rankingMetrics), "ranking %s", m)
+		for _, k := range rankingMetrics {
+			v, ok := res.Ranking[m][k]
+			assert.True(t, ok && v >= 0 && v <= 1, "ranking %s %s = %v", m, k, v)
+		}
+	}
+	assert.Positive(t, res.WallSeconds)
+}
+
+func musicalInstruments(t *testing.T) string {
+	t.Helper()
+	requireVocab(t)
+	p := filepath.Join(sharedDir(t), "data", "amazon-musical-instruments-5core", "Musical_instruments_reviews.csv.zip")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("dataset missing (%v): skipping", err)
+	}
+	return p
+}
+
+func TestPipelineRunAmazon(t *testing.T) {
+	data := musicalInstruments(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"run", "--data", data, "--max-users", "60", "--out", out, "--device", "cpu"}, tinyBudget...)
+	raw, res := pipelineJSON(t, args...)
+	checkResults(t, raw, res, 60)
+	assert.Equal(t, out, res.OutDir)
+
+	t.Run("output directory", func(t *testing.T) {
+		for _, f := range []string{"config.json", "index.json", "vectors.safetensors", "recommendations.jsonl", "metrics.json"} {
+			assert.FileExists(t, filepath.Join(out, f))
+		}
+		pngs, err := filepath.Glob(filepath.Join(out, "plots", "*.png"))
+		require.NoError(t, err)
+		assert.NotEmpty(t, pngs, "plots/*.png")
+		for _, ck := range []string{"backbone", "sentiment", "behavior"} {
+			for _, f := range []string{"config.json", "model.safetensors"} {
+				assert.FileExists(t, filepath.Join(out, "checkpoints", ck, f))
+			}
+		}
+		// metrics.json is the object printed on stdout.
+		var saved, printed any
+		b, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &saved))
+		all, err := json.Marshal(raw)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(all, &printed))
+		assert.Equal(t, saved, printed)
+	})
+
+	var index struct {
+		Users   []string `json:"users"`
+		Items   []string `json:"items"`
+		History [][]int  `json:"history"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "index.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &index))
+	require.Len(t, index.Users, 60)
+	require.Len(t, index.History, 60)
+	user := index.Users[0]
+
+	t.Run("recommend", func(t *testing.T) {
+		var rec struct {
+			User  string `json:"user"`
+			K     int    `json:"k"`
+			Items []struct {
+				Item  string  `json:"item"`
+				Score float64 `json:"score"`
+				Rank  int     `json:"rank"`
+			} `json:"items"`
+		}
+		okJSON(t, &rec, "recommend", "--run", out, "--user", user, "--k", "5", "--json")
+		assert.Equal(t, user, rec.User)
+		assert.Equal(t, 5, rec.K)
+		require.Len(t, rec.Items, 5)
+		history := map[string]bool{}
+		for _, i := range index.History[0] {
+			history[index.Items[i]] = true
+		}
+		seen := map[string]bool{}
+		for i, it := range rec.Items {
+			assert.Equal(t, i+1, it.Rank)
+			assert.True(t, slices.Contains(index.Items, it.Item), "item %s is in the catalogue", it.Item)
+			assert.False(t, history[it.Item], "item %s is in the user's history", it.Item)
+			assert.False(t, seen[it.Item], "item %s twice", it.Item)
+			seen[it.Item] = true
+			if i > 0 {
+				assert.LessOrEqual(t, it.Score, rec.Items[i-1].Score, "best first")
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(ok(t, "recommend", "--run", out, "--user", user, "--k", "5")), "\n")
+		require.Len(t, lines, 6, "a header and 5 items")
+		assert.Contains(t, lines[1], rec.Items[0].Item)
+
+		r := hier(t, "recommend", "--run", out, "--user", "no-such-user", "--k", "5")
+		requireOneLineError(t, r, exitError, "unknown user", "no-such-user")
+		r = hier(t, "recommend", "--run", out, "--user", user, "--k", "0")
+		requireOneLineError(t, r, exitUsage, "--k")
+	})
+
+	t.Run("evaluate reproduces the metrics", func(t *testing.T) {
+		var ev runJSON
+		r := hier(t, "evaluate", "--run", out, "--json")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &ev))
+		for _, m := range []string{"popularity", "mf", "h0", "h0_h1", "h0_h2", "h"} {
+			assert.Equal(t, res.Ranking[m], ev.Ranking[m], "ranking %s", m)
+		}
+		assert.Equal(t, res.Sent, ev.Sent, "sentiment report")
+		for m, vals := range res.Behavior {
+			for k, v := range vals {
+				assert.InDelta(t, v, ev.Behavior[m][k], 1e-9, "behavior %s %s", m, k)
+			}
+		}
+		assert.Equal(t, res.Counts, ev.Counts)
+		table := ok(t, "evaluate", "--run", out)
+		assert.Contains(t, table, "ranking (full catalogue")
+		assert.Contains(t, table, "popularity")
+	})
+
+	t.Run("predict with the sentiment head", func(t *testing.T) {
+		var p struct {
+			Predictions []struct {
+				Label string `json:"label"`
+			} `json:"predictions"`
+		}
+		okJSON(t, &p, "predict", "--model", filepath.Join(out, "checkpoints", "sentiment"), "--text", "great guitar strings", "--json")
+		require.Len(t, p.Predictions, 1)
+		assert.Contains(t, []string{"negative", "neutral", "positive"}, p.Predictions[0].Label)
+	})
+
+	t.Run("embed", func(t *testing.T) {
+		type embOut struct {
+			Model      string `json:"model"`
+			Dim        int    `json:"dim"`
+			Embeddings []struct {
+				Text   string    `json:"text"`
+				Vector []float64 `json:"vector"`
+			} `json:"embeddings"`
+		}
+		var e embOut
+		okJSON(t, &e, "embed", "--model", filepath.Join(out, "checkpoints", "backbone"), "--text", "a", "--text", "b", "--json")
+		assert.Equal(t, 32, e.Dim, "the backbone width (--embd 32)")
+		require.Len(t, e.Embeddings, 2)
+		assert.Equal(t, "a", e.Embeddings[0].Text)
+		assert.Equal(t, "b", e.Embeddings[1].Text)
+		for _, x := range e.Embeddings {
+			assert.Len(t, x.Vector, 32)
+		}
+		assert.NotEqual(t, e.Embeddings[0].Vector, e.Embeddings[1].Vector)
+
+		var viaRun embOut
+		okJSON(t, &viaRun, "embed", "--run", out, "--text", "a", "--text", "b", "--json")
+		require.Len(t, viaRun.Embeddings, 2)
+		for i := range viaRun.Embeddings {
+			assertClose(t, e.Embeddings[i].Vector, viaRun.Embeddings[i].Vector, 1e-5, "embed --run vs --model")
+		}
+
+		lines := strings.Split(strings.TrimSpace(ok(t, "embed", "--run", out, "--text", "a", "--text", "b")), "\n")
+		require.Len(t, lines, 2, "one line per text")
+		assert.Len(t, strings.Fields(lines[0]), 32)
+	})
+}
+
+func TestPipelineRunMovieLens(t *testing.T) {
+	requireVocab(t)
+	data := filepath.Join(sharedDir(t), "data", "movielens-100k")
+	if _, err := os.Stat(filepath.Join(data, "u.data")); err != nil {
+		t.Skipf("MovieLens 100K missing (%v): skipping", err)
+	}
+	out := filepath.Join(t.TempDir(), "ml")
+	args := append([]string{"run", "--data", data, "--max-users", "40", "--out", out, "--fusion", "concat", "--multitask"}, tinyBudget...)
+	raw, res := pipelineJSON(t, args...)
+	checkResults(t, raw, res, 40)
+	var fusion string
+	require.NoError(t, json.Unmarshal(raw["fusion"], &fusion))
+	assert.Equal(t, "concat", fusion)
+}
+
+func TestPipelineStages(t *testing.T) {
+	data := musicalInstruments(t)
+	dir := t.TempDir()
+	pre := filepath.Join(dir, "pre")
+	var rep struct {
+		Stage       string            `json:"stage"`
+		Checkpoints map[string]string `json:"checkpoints"`
+		Counts      map[string]int    `json:"counts"`
+		Sentiment   *struct {
+			Classes map[string]classMetrics `json:"classes"`
+		} `json:"sentiment"`
+		Behavior    map[string]map[string]float64 `json:"behavior"`
+		WallSeconds float64                       `json:"wall_seconds"`
+	}
+	r := hier(t, "pretrain", "--data", data, "--max-users", "30", "--out", pre, "--layers", "1", "--embd", "32",
+		"--max-len", "32", "--max-steps-pretrain", "5", "--json")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
+	assert.Equal(t, "pretrain", rep.Stage)
+	assert.Equal(t, 30, rep.Counts["users"])
+	backbone := filepath.Join(pre, "checkpoints", "backbone")
+	assert.Equal(t, backbone, rep.Checkpoints["backbone"])
+	assert.FileExists(t, filepath.Join(backbone, "model.safetensors"))
+
+	ft := filepath.Join(dir, "ft")
+	r = hier(t, "finetune", "--task", "sentiment", "--data", data, "--max-users", "30", "--model", backbone, "--out", ft,
+		"--epochs-finetune", "1", "--max-len", "32", "--json")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	rep.Sentiment, rep.Behavior = nil, nil
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
+	assert.Equal(t, "finetune:sentiment", rep.Stage)
+	require.NotNil(t, rep.Sentiment)
+	assert.Len(t, rep.Sentiment.Classes, 3)
+	assert.Nil(t, rep.Behavior, "no behaviour head trained")
+	assert.FileExists(t, filepath.Join(ft, "checkpoints", "sentiment", "model.safetensors"))
+
+	// Human output: the classification report, the behaviour table, the checkpoints.
+	r = hier(t, "finetune", "--task", "multitask", "--data", data, "--max-users", "30", "--model", backbone,
+		"--out", filepath.Join(dir, "mt"), "--max-steps-finetune", "5", "--max-len", "32", "--no-progress")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	for _, s := range []string{"finetune:multitask", "precision", "f1-score", "user+item bias", "checkpoints:", "sentiment", "behavior"} {
+		assert.Contains(t, r.Stdout, s)
+	}
+	assert.NotContains(t, r.Stderr, "█", "--no-progress")
+}
+
+// TestDemo runs the demo on a slice of the synthetic shop with tiny budgets, with the default
+// output directory (runs/demo-<timestamp> under the working directory).
+func TestDemo(t *testing.T) {
+	requireVocab(t)
+	wd := t.TempDir()
+	args := append([]string{"demo", "--max-users", "40", "--json"}, tinyBudget...)
+	cmd := exec.Command(hierBin, args...)
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(), "HIER_VOCAB_DIR="+filepath.Join(repoRoot, "third_party", "gpt2"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &raw), stdout.String())
+	var res runJSON
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	checkResults(t, raw, res, 40)
+	assert.Equal(t, "synthetic-shop", res.Dataset)
+	assert.Regexp(t, `^runs/demo-\d{8}-\d{6}`, res.OutDir)
+	assert.FileExists(t, filepath.Join(wd, res.OutDir, "metrics.json"))
+}
+
+func TestPipelineHelp(t *testing.T) {
+	for _, cmd := range []string{"demo", "run", "pretrain", "finetune", "evaluate", "recommend", "embed"} {
+		h := ok(t, cmd, "--help")
+		assert.Contains(t, h, "hier "+cmd, cmd)
+		assert.Contains(t, h, "--json", cmd)
+		assert.Contains(t, h, "JSON (--json)", "%s --help documents the JSON output", cmd)
+	}
+	for _, cmd := range []string{"demo", "run", "evaluate"} {
+		h := ok(t, cmd, "--help")
+		for _, k := range []string{`"counts"`, `"sentiment"`, `"behavior"`, `"ranking"`, `"out_dir"`, `"wall_seconds"`, `"ndcg@10"`} {
+			assert.Contains(t, h, k, cmd)
+		}
+	}
+	assert.Contains(t, ok(t, "recommend", "--help"), `"items"`)
+	assert.Contains(t, ok(t, "embed", "--help"), `"embeddings"`)
+	main := ok(t, "--help")
+	for _, cmd := range []string{"demo", "run", "pretrain", "finetune", "evaluate", "recommend", "embed"} {
+		assert.Contains(t, main, cmd)
+	}
+}
+
+func TestPipelineErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte(
+		"reviewerID,asin,reviewerName,helpful,reviewText,overall,summary,unixReviewTime,reviewTime\n"+
+			`U1,I1,a,"[0, 0]",good,5.0,ok,1393545600,"02 28, 2014"`+"\n"+
+			`U1,I2,a,"[0, 0]",bad,five,ok,1393545601,"02 28, 2014"`+"\n"), 0o644))
+	missing := filepath.Join(dir, "no-such-data.csv")
+	out := filepath.Join(dir, "out")
+	notRun := t.TempDir()
+	cases := []struct {
+		name      string
+		args      []string
+		code      int
+		fragments []string
+	}{
+		{"run without --data", []string{"run", "--out", out}, exitUsage, []string{"--data is required"}},
+		{"run without --out", []string{"run", "--data", bad}, exitUsage, []string{"--out is required"}},
+		{"nonexistent data", []string{"run", "--data", missing, "--out", out}, exitError, []string{missing, "does not exist"}},
+		{"malformed CSV, strict", []string{"run", "--data", bad, "--out", out, "--strict"}, exitError, []string{"bad.csv:3", `field "overall"`, "five"}},
+		{"bad fusion", []string{"run", "--data", bad, "--out", out, "--fusion", "sum-of-all"}, exitUsage, []string{"--fusion", "sum-of-all"}},
+		{"bad scorer loss", []string{"run", "--data", bad, "--out", out, "--scorer-loss", "hinge"}, exitUsage, []string{"--scorer-loss", "hinge"}},
+		{"bad layers", []string{"run", "--data", bad, "--out", out, "--layers", "0"}, exitUsage, []string{"--layers must be >= 1"}},
+		{"embd not divisible", []string{"run", "--data", bad, "--out", out, "--embd", "30", "--heads", "4"}, exitUsage, []string{"divisible"}},
+		{"pretrain without --out", []string{"pretrain", "--data", bad}, exitUsage, []string{"--out is required"}},
+		{"finetune bad task", []string{"finetune", "--task", "ranking", "--data", bad, "--model", notRun, "--out", out}, exitUsage, []string{"--task", "ranking"}},
+		{"finetune without --model", []string{"finetune", "--task", "sentiment", "--data", bad, "--out", out}, exitUsage, []string{"--model is required"}},
+		{"finetune model not a checkpoint", []string{"finetune", "--task", "sentiment", "--data", bad, "--model", notRun, "--out", out}, exitError, []string{"no config.json"}},
+		{"evaluate on a non-run dir", []string{"evaluate", "--run", notRun}, exitError, []string{notRun, "not a run directory"}},
+		{"evaluate on a missing dir", []string{"evaluate", "--run", filepath.Join(dir, "nope")}, exitError, []string{"does not exist"}},
+		{"recommend on a non-run dir", []string{"recommend", "--run", notRun, "--user", "u"}, exitError, []string{"not a run directory"}},
+		{"recommend without --user", []string{"recommend", "--run", notRun}, exitUsage, []string{"--user is required"}},
+		{"embed without a model", []string{"embed", "--text", "a"}, exitUsage, []string{"--model", "--run"}},
+		{"embed without text", []string{"embed", "--model", notRun}, exitUsage, []string{"--text"}},
+		{"embed model and run", []string{"embed", "--model", notRun, "--run", notRun, "--text", "a"}, exitUsage, []string{"not both"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := hier(t, append(tc.args, "--log-level", "error")...)
+			requireOneLineError(t, r, tc.code, tc.fragments...)
+			assert.Empty(t, r.Stdout)
+		})
+	}
+	assert.NoDirExists(t, out, "a run that failed early leaves no output directory behind")
+}
+
+// TestPipelineInterrupt sends SIGINT once pre-training has started: training stops at the next
+// step and hier exits with status 130 and one error line.
+func TestPipelineInterrupt(t *testing.T) {
+	data := musicalInstruments(t)
+	cmd := exec.Command(hierBin, "run", "--data", data, "--max-users", "30", "--out", filepath.Join(t.TempDir(), "run"),
+		"--log-level", "info", "--no-progress")
+	cmd.Dir = repoRoot
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var lines []string
+	sent := false
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if !sent && strings.Contains(sc.Text(), `msg="train: start"`) {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	require.True(t, sent, "training never started: %s", strings.Join(lines, "\n"))
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "stderr: %s", strings.Join(lines, "\n"))
+	assert.Equal(t, exitInterrupted, ee.ExitCode())
+	require.NotEmpty(t, lines)
+	last := lines[len(lines)-1]
+	assert.True(t, strings.HasPrefix(last, "hier: error: run: interrupted"), "last stderr line: %q", last)
+	assert.NotContains(t, strings.Join(lines, "\n"), "panic")
+}
+
+// TestEmbedGolden checks hier embed against the reference: the mean over the real tokens of
+// gpt2-tiny's last_hidden_state (float64, from PyTorch/transformers) for the golden texts.
+func TestEmbedGolden(t *testing.T) {
+	requireVocab(t)
+	g := loadGolden(t)
+	ts, _, err := torch.LoadSafetensors(filepath.Join(sharedDir(t), "golden", "golden.safetensors"), torch.CPU)
+	require.NoError(t, err)
+	defer func() {
+		for _, x := range ts {
+			x.Free()
+		}
+	}()
+	lhsT, ok := ts["f64.last_hidden_state"]
+	require.True(t, ok, "golden.safetensors has f64.last_hidden_state")
+	shape := lhsT.Shape()
+	require.Len(t, shape, 3)
+	lhs, err := lhsT.Float64s()
+	require.NoError(t, err)
+	T, D := int(shape[1]), int(shape[2])
+
+	args := []string{"embed", "--model", tinyDir(t), "--json"}
+	for _, text := range g.Inputs.Texts {
+		args = append(args, "--text", text)
+	}
+	var e struct {
+		Dim        int `json:"dim"`
+		Embeddings []struct {
+			Vector []float64 `json:"vector"`
+		} `json:"embeddings"`
+	}
+	okJSON(t, &e, args...)
+	require.Equal(t, D, e.Dim)
+	require.Len(t, e.Embeddings, len(g.Inputs.Texts))
+	for i, n := range g.Inputs.SequenceLengths {
+		want := make([]float64, D)
+		for p := 0; p < n; p++ {
+			for j := 0; j < D; j++ {
+				want[j] += lhs[(i*T+p)*D+j] / float64(n)
+			}
+		}
+		assertClose(t, want, e.Embeddings[i].Vector, 1e-4, fmt.Sprintf("mean-pooled last_hidden_state of text %d", i))
+	}
+}
