@@ -79,7 +79,7 @@ section_torch_ops() {
 
 build
 section_torch_ops
-# (further sections go here)
+# (further sections go here; the GPT-2 table follows at the end)
 
 py_files=()
 for f in "$out"/py_*.json; do
@@ -90,3 +90,11 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^
 pyver="$(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'n/a')"
 go run ./torch/internal/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
   -caption "hier vs PyTorch eager: ${cpu:-$(uname -m)}, $(nproc) CPUs, $threads intra-op threads, go test -benchtime $benchtime, median of $count alternating rounds; PyTorch $pyver"
+
+# ---- GPT-2 training and forward throughput (separate table; see scripts/bench_gpt2.sh) ----
+if have_python_torch; then
+  echo
+  HIER_BENCH_THREADS="$threads" bash scripts/bench_gpt2.sh
+else
+  log "skipping the GPT-2 table: $python has no torch (make bench installs python3-torch)"
+fi

@@ -37,7 +37,16 @@ func runEvaluate(c *cli.Context) error {
 	}
 	ctx, stop := interruptible(c, env.Log)
 	defer stop()
-	res, err := pipeline.Evaluate(ctx, dir, env.Log)
+	// --device/--threads given on the command line replace the run's own (e.g. a GPU run
+	// evaluated on a CPU machine); otherwise the run's config.json decides.
+	var ov pipeline.EvaluateOptions
+	if flagCtx(c, flagDevice).IsSet(flagDevice) {
+		ov.Device = env.DeviceFlag
+	}
+	if flagCtx(c, flagThreads).IsSet(flagThreads) {
+		ov.Threads = env.Threads
+	}
+	res, err := pipeline.Evaluate(ctx, dir, env.Log, ov)
 	if err != nil {
 		return pipelineErr(ctx, "evaluate", err)
 	}

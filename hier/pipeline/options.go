@@ -12,6 +12,7 @@ package pipeline
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 
 	"github.com/hier-ai/hier/hier/data"
@@ -212,6 +213,16 @@ func (o *Options) resolve() error {
 	}
 	if o.OutDir == "" {
 		return fmt.Errorf("option out_dir is required")
+	}
+	// Absolute paths, so a run directory can be evaluated from anywhere.
+	for _, p := range []*string{&o.DataPath, &o.ModelDir} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
 	}
 	if _, err := torch.ParseDevice(o.Device); err != nil {
 		return fmt.Errorf("option device: %w", err)

@@ -100,8 +100,10 @@ func Finetune(ctx context.Context, opts Options, task string, log *slog.Logger) 
 // rebuilt from config.json, the sentiment and behaviour checkpoints are re-evaluated on the
 // test split, every recommender is re-ranked from its saved vectors, and the baselines are
 // refitted with the run's seed. Nothing in the run directory is modified.
-func Evaluate(ctx context.Context, runDir string, log *slog.Logger) (*Results, error) {
-	opts, err := readRunConfig(runDir)
+//
+// Device and Threads, when set in override, replace the run's (e.g. to evaluate a GPU run on a CPU).
+func Evaluate(ctx context.Context, runDir string, log *slog.Logger, override ...EvaluateOptions) (*Results, error) {
+	opts, err := readRunConfig(runDir, override...)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +114,16 @@ func Evaluate(ctx context.Context, runDir string, log *slog.Logger) (*Results, e
 	if err != nil {
 		return nil, err
 	}
-	return EvaluateDataset(ctx, ds, runDir, log)
+	return EvaluateDataset(ctx, ds, runDir, log, override...)
 }
 
-func readRunConfig(runDir string) (Options, error) {
+// EvaluateOptions override a run's device and thread count in Evaluate.
+type EvaluateOptions struct {
+	Device  string
+	Threads int
+}
+
+func readRunConfig(runDir string, override ...EvaluateOptions) (Options, error) {
 	var opts Options
 	raw, err := os.ReadFile(filepath.Join(runDir, ConfigFileName))
 	if err != nil {
@@ -125,13 +133,21 @@ func readRunConfig(runDir string) (Options, error) {
 		return opts, fmt.Errorf("pipeline: %s: %w", filepath.Join(runDir, ConfigFileName), err)
 	}
 	opts.OutDir = runDir
+	for _, o := range override {
+		if o.Device != "" {
+			opts.Device = o.Device
+		}
+		if o.Threads > 0 {
+			opts.Threads = o.Threads
+		}
+	}
 	return opts, nil
 }
 
 // EvaluateDataset is Evaluate for a run made by RunDataset from an in-memory dataset ds.
-func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *slog.Logger) (*Results, error) {
+func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *slog.Logger, override ...EvaluateOptions) (*Results, error) {
 	start := time.Now()
-	opts, err := readRunConfig(runDir)
+	opts, err := readRunConfig(runDir, override...)
 	if err != nil {
 		return nil, err
 	}
