@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/eval"
 	"github.com/hier-ai/hier/hier/pipeline"
 	"github.com/urfave/cli/v2"
@@ -81,7 +82,51 @@ func dataFlags() []cli.Flag {
 			Usage: "malformed records are errors (file:line: field ...) instead of being skipped and counted"},
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all",
 			Usage: "keep only the first N users of the file (a slice for quick runs)"},
+		&cli.StringFlag{Name: "columns", Category: catData,
+			Usage: "column mapping for a generic CSV/JSON-lines file, e.g. user=uid,item=sku,rating=stars,time=ts,text=body,summary=title,numeric=clicks;dwell (user and item are required)"},
 	}
+}
+
+// parseColumns reads --columns "key=column,..." into a data.Columns mapping.
+func parseColumns(s string) (*data.Columns, error) {
+	cols := &data.Columns{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("--columns: %q is not key=column", part)
+		}
+		switch k {
+		case "user":
+			cols.User = v
+		case "item":
+			cols.Item = v
+		case "rating":
+			cols.Rating = v
+		case "time":
+			cols.Time = v
+		case "text":
+			cols.Text = v
+		case "summary":
+			cols.Summary = v
+		case "numeric":
+			for _, n := range strings.Split(v, ";") {
+				if n = strings.TrimSpace(n); n != "" {
+					cols.Numeric = append(cols.Numeric, n)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("--columns: unknown key %q (want user, item, rating, time, text, summary, numeric)", k)
+		}
+	}
+	if cols.User == "" || cols.Item == "" {
+		return nil, fmt.Errorf("--columns: user= and item= are required")
+	}
+	return cols, nil
 }
 
 func behaviorColumnFlag() cli.Flag {
@@ -186,6 +231,13 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 	}
 	if set("max-users") {
 		o.MaxUsers = c.Int("max-users")
+	}
+	if set("columns") {
+		cols, err := parseColumns(c.String("columns"))
+		if err != nil {
+			return usageErrorf("%s: %v", c.Command.Name, err)
+		}
+		o.Columns = cols
 	}
 	if set("behavior-column") {
 		o.BehaviorColumn = strings.TrimSpace(c.String("behavior-column"))

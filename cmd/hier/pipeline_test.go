@@ -505,3 +505,31 @@ func TestEmbedGolden(t *testing.T) {
 		assertClose(t, want, e.Embeddings[i].Vector, 1e-4, fmt.Sprintf("mean-pooled last_hidden_state of text %d", i))
 	}
 }
+
+// TestPipelineRunGenericColumns runs the pipeline on a generic CSV through --columns.
+func TestPipelineRunGenericColumns(t *testing.T) {
+	requireVocab(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("uid,sku,stars,ts,title,body,clicks\n")
+	words := []string{"warm tone", "bright sound", "broke fast", "solid build", "noisy output", "great value"}
+	for u := 0; u < 12; u++ {
+		for k := 0; k < 5; k++ {
+			item := (u*3 + k*5) % 14
+			stars := 1 + (u+item)%5
+			fmt.Fprintf(&b, "u%d,sku%d,%d,%d,title %d,\"%s, item %d\",%d\n", u, item, stars, 1600000000+86400*k, k, words[(u+k)%len(words)], item, u*k)
+		}
+	}
+	path := filepath.Join(dir, "shop.csv")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	out := filepath.Join(dir, "run")
+	args := append([]string{"run", "--data", path, "--columns", "user=uid,item=sku,rating=stars,time=ts,summary=title,text=body,numeric=clicks",
+		"--behavior-column", "clicks", "--out", out}, tinyBudget...)
+	raw, res := pipelineJSON(t, args...)
+	checkResults(t, raw, res, 12)
+
+	// A mapping without user= is a usage error on one line.
+	r := hier(t, "run", "--data", path, "--columns", "item=sku", "--out", filepath.Join(dir, "x"))
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "user= and item= are required")
+}

@@ -3,9 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/hier-ai/hier/hier/gpt2"
@@ -105,38 +105,54 @@ func (r *RunModel) Recommend(user string, k int) ([]Recommendation, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("pipeline: k must be >= 1, got %d", k)
 	}
-	return topK(r.H.Row(u), r.ItemVec, r.Index.History[u], r.Index.Items, k), nil
+	recs, err := topK([]int{u}, r.H, r.ItemVec, r.Index.History, r.Index.Items, k)
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
 }
 
-func topK(h []float32, items *Matrix, history []int, ids []string, k int) []Recommendation {
-	skip := make(map[int]bool, len(history))
-	for _, i := range history {
-		skip[i] = true
+// topK ranks the full catalogue for the given users: scores = users·itemsᵀ by one matrix
+// product, each user's history masked with -inf, then torch.topk. It returns one list per user.
+func topK(users []int, h, items *Matrix, history [][]int, ids []string, k int) (out [][]Recommendation, err error) {
+	if k > items.Rows {
+		k = items.Rows
 	}
-	type cand struct {
-		i int
-		s float32
-	}
-	cands := make([]cand, 0, items.Rows)
-	for i := 0; i < items.Rows; i++ {
-		if skip[i] {
-			continue
+	err = torch.NoGrad(func() (err error) {
+		s := torch.NewScope()
+		defer s.Close()
+		defer torch.Recover(&err)
+		rows := make([]float32, 0, len(users)*h.Cols)
+		mask := make([]bool, len(users)*items.Rows)
+		for r, u := range users {
+			rows = append(rows, h.Row(u)...)
+			for _, i := range history[u] {
+				mask[r*items.Rows+i] = true
+			}
 		}
-		var s float32
-		for j, v := range items.Row(i) {
-			s += v * h[j]
+		ht := s.Track(torch.Must(torch.FromSlice(rows, int64(len(users)), int64(h.Cols))))
+		it := s.Track(torch.Must(items.Tensor(torch.CPU)))
+		mt := s.Track(torch.Must(torch.FromSlice(mask, int64(len(users)), int64(items.Rows))))
+		scores := ht.MustMatMul(it.MustTranspose(0, 1)).MustMaskedFill(mt, math.Inf(-1)) // [users, items]
+		vals, idx, err := scores.TopK(int64(k), 1, true, true)
+		if err != nil {
+			return err
 		}
-		cands = append(cands, cand{i, s})
-	}
-	sort.SliceStable(cands, func(a, b int) bool { return cands[a].s > cands[b].s })
-	if k > len(cands) {
-		k = len(cands)
-	}
-	out := make([]Recommendation, k)
-	for r := 0; r < k; r++ {
-		out[r] = Recommendation{Item: ids[cands[r].i], Score: float64(cands[r].s), Rank: r + 1}
-	}
-	return out
+		v := torch.Must(vals.Float32s())
+		ix := torch.Must(idx.Int64s())
+		out = make([][]Recommendation, len(users))
+		for r := range users {
+			for j := 0; j < k; j++ {
+				sc := v[r*k+j]
+				if math.IsInf(float64(sc), -1) {
+					break // fewer than k items outside the history
+				}
+				out[r] = append(out[r], Recommendation{Item: ids[ix[r*k+j]], Score: float64(sc), Rank: j + 1})
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Embed encodes texts with the run's backbone (H0-style: mean-pooled last_hidden_state),

@@ -45,16 +45,19 @@ type Options struct {
 	OutDir    string                `json:"out_dir"`
 	ModelDir  string                `json:"model_dir,omitempty"` // HF GPT-2 checkpoint; empty: pre-train a small one
 	// ContinuePretraining continues causal-LM training of ModelDir on the training text.
-	ContinuePretraining bool           `json:"continue_pretraining,omitempty"`
-	Seed                uint64         `json:"seed"`
-	Device              string         `json:"device"`              // auto, cpu, cuda, cuda:N
-	Threads             int            `json:"threads"`             // libtorch intra-op threads
-	Strict              bool           `json:"strict"`              // malformed records are errors instead of being skipped
-	MaxUsers            int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
-	Backbone            BackboneConfig `json:"backbone"`
-	Pretrain            StageConfig    `json:"pretrain"`
-	Sentiment           StageConfig    `json:"sentiment"`
-	Behavior            StageConfig    `json:"behavior"`
+	ContinuePretraining bool   `json:"continue_pretraining,omitempty"`
+	Seed                uint64 `json:"seed"`
+	Device              string `json:"device"`  // auto, cpu, cuda, cuda:N
+	Threads             int    `json:"threads"` // libtorch intra-op threads
+	Strict              bool   `json:"strict"`  // malformed records are errors instead of being skipped
+	// Columns maps a generic CSV/JSONL file's columns (user, item, rating, time, text, summary,
+	// numeric behaviour columns); nil detects the Amazon or MovieLens layouts.
+	Columns   *data.Columns  `json:"columns,omitempty"`
+	MaxUsers  int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
+	Backbone  BackboneConfig `json:"backbone"`
+	Pretrain  StageConfig    `json:"pretrain"`
+	Sentiment StageConfig    `json:"sentiment"`
+	Behavior  StageConfig    `json:"behavior"`
 	// Multitask trains the H1 and H2 heads jointly on one shared backbone, with loss
 	// SentimentWeight·CE + BehaviorWeight·MSE.
 	Multitask       bool          `json:"multitask"`

@@ -33,9 +33,20 @@ func writeRecommendations(path string, idx *Index, h, items *Matrix, k int) erro
 	return torch.WriteFileAtomic(path, func(f *os.File) error {
 		w := bufio.NewWriter(f)
 		enc := json.NewEncoder(w)
-		for u, id := range idx.Users {
-			if err := enc.Encode(recLine{User: id, Items: topK(h.Row(u), items, idx.History[u], idx.Items, k)}); err != nil {
+		const chunk = 512 // users per matrix product
+		for start := 0; start < len(idx.Users); start += chunk {
+			users := make([]int, 0, chunk)
+			for u := start; u < min(start+chunk, len(idx.Users)); u++ {
+				users = append(users, u)
+			}
+			recs, err := topK(users, h, items, idx.History, idx.Items, k)
+			if err != nil {
 				return err
+			}
+			for r, u := range users {
+				if err := enc.Encode(recLine{User: idx.Users[u], Items: recs[r]}); err != nil {
+					return err
+				}
 			}
 		}
 		return w.Flush()

@@ -101,7 +101,7 @@ func (r *Results) Table() string {
 func LoadDataset(opts Options) (*data.Dataset, error) {
 	switch {
 	case opts.DataPath != "":
-		return data.Load(opts.DataPath, data.LoadOptions{Strict: opts.Strict})
+		return data.Load(opts.DataPath, data.LoadOptions{Strict: opts.Strict, Columns: opts.Columns})
 	case opts.Synthetic != nil:
 		return data.Synthetic(*opts.Synthetic), nil
 	}
