@@ -7,15 +7,29 @@ import "C"
 
 import "runtime"
 
-// Reduction selects how a loss combines per-element values.
+// Reduction selects how a loss combines per-element values. The zero value is ReduceMean,
+// torch's default.
 type Reduction int
 
-// Loss reductions (torch's reduction="none" | "mean" | "sum").
+// Loss reductions (torch's reduction="mean" | "sum" | "none").
 const (
-	ReduceNone Reduction = 0
-	ReduceMean Reduction = 1
-	ReduceSum  Reduction = 2
+	ReduceMean Reduction = iota
+	ReduceSum
+	ReduceNone
 )
+
+// code is the shim's reduction code (0 none, 1 mean, 2 sum).
+func (r Reduction) code() C.int {
+	switch r {
+	case ReduceMean:
+		return 1
+	case ReduceNone:
+		return 0
+	case ReduceSum:
+		return 2
+	}
+	return -1 // rejected by the shim as an invalid reduction
+}
 
 // Linear is x·Wᵀ + b (torch.nn.functional.linear): x [..., in], weight [out, in] (nn.Linear
 // layout), bias [out] or nil → [..., out].
@@ -163,7 +177,7 @@ func CrossEntropy(logits, target *Tensor, opts *CrossEntropyOptions) (*Tensor, e
 		return nil, err
 	}
 	var out C.ht_tensor
-	err = check("cross_entropy", C.ht_cross_entropy(hl, ht, hw, C.int(o.Reduction), C.int64_t(ignore), C.double(o.LabelSmoothing), &out))
+	err = check("cross_entropy", C.ht_cross_entropy(hl, ht, hw, o.Reduction.code(), C.int64_t(ignore), C.double(o.LabelSmoothing), &out))
 	runtime.KeepAlive(logits)
 	runtime.KeepAlive(target)
 	runtime.KeepAlive(o.Weight)
@@ -182,7 +196,7 @@ func MSELoss(input, target *Tensor, r Reduction) (*Tensor, error) {
 		return nil, err
 	}
 	var out C.ht_tensor
-	err = check("mse_loss", C.ht_mse_loss(hi, ht, C.int(r), &out))
+	err = check("mse_loss", C.ht_mse_loss(hi, ht, r.code(), &out))
 	runtime.KeepAlive(input)
 	runtime.KeepAlive(target)
 	return result(out, err, input, target)
@@ -208,7 +222,7 @@ func BCEWithLogits(input, target, weight, posWeight *Tensor, r Reduction) (*Tens
 		return nil, err
 	}
 	var out C.ht_tensor
-	err = check("binary_cross_entropy_with_logits", C.ht_bce_with_logits(hi, ht, hw, hp, C.int(r), &out))
+	err = check("binary_cross_entropy_with_logits", C.ht_bce_with_logits(hi, ht, hw, hp, r.code(), &out))
 	runtime.KeepAlive(input)
 	runtime.KeepAlive(target)
 	runtime.KeepAlive(weight)

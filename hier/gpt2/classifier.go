@@ -14,6 +14,9 @@ import (
 type SequenceClassifier struct {
 	Backbone *Model
 	Score    *torch.Tensor // score.weight [num_labels, n_embd]
+	// ClassWeights, when set, weights single-label cross-entropy per class ([num_labels], the
+	// model's dtype; torch's `weight`: the mean is Σ w[y]·loss / Σ w[y]). nil is HF's unweighted loss.
+	ClassWeights *torch.Tensor
 }
 
 // NewSequenceClassifier puts a fresh head (N(0, initializer_range), as HF initialises
@@ -70,10 +73,11 @@ func (c *SequenceClassifier) Params() []NamedParam {
 // Train selects training or eval mode.
 func (c *SequenceClassifier) Train(on bool) { c.Backbone.Train(on) }
 
-// Free releases the backbone and the head.
+// Free releases the backbone, the head and the class weights.
 func (c *SequenceClassifier) Free() {
 	c.Backbone.Free()
 	c.Score.Free()
+	c.ClassWeights.Free()
 }
 
 // PoolIndex returns, per row, the index of the last token that is not pad_token_id (int64
@@ -211,6 +215,6 @@ func (c *SequenceClassifier) Loss(s *torch.Scope, logits, labels *torch.Tensor) 
 	case ProblemMultiLabel:
 		return torch.BCEWithLogits(logits, labels.MustToDType(logits.DType()), nil, nil, torch.ReduceMean)
 	default:
-		return torch.CrossEntropy(logits, labels, nil)
+		return torch.CrossEntropy(logits, labels, &torch.CrossEntropyOptions{Weight: c.ClassWeights})
 	}
 }

@@ -85,7 +85,7 @@ func (t *multiTask) Loss(s *torch.Scope, b *train.Batch) (loss *torch.Tensor, we
 	defer torch.Recover(&err)
 	var terms []*torch.Tensor
 	if sl != nil {
-		ce := torch.Must(torch.CrossEntropy(sl, sy, &torch.CrossEntropyOptions{Reduction: torch.ReduceSum}))
+		ce := torch.Must(torch.CrossEntropy(sl, sy, &torch.CrossEntropyOptions{Reduction: torch.ReduceSum, Weight: t.sent.ClassWeights}))
 		terms = append(terms, ce.MustMulScalar(t.wS))
 	}
 	if bp != nil {

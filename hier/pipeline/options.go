@@ -64,6 +64,9 @@ type Options struct {
 	SentimentWeight float64       `json:"sentiment_weight"`
 	BehaviorWeight  float64       `json:"behavior_weight"`
 	Bins            SentimentBins `json:"sentiment_bins"`
+	// BalanceSentiment weights the sentiment cross-entropy by sklearn's balanced class weights
+	// n/(k·n_c), so the rare negative and neutral reviews are not ignored.
+	BalanceSentiment bool `json:"balance_sentiment"`
 	// BehaviorColumn is the numeric target of H2: "rating" (default) or a key of
 	// data.Interaction.Values (e.g. "helpful_votes").
 	BehaviorColumn string       `json:"behavior_column"`
@@ -100,9 +103,10 @@ func DefaultOptions() Options {
 		Sentiment:       StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64},
 		Behavior:        StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64},
 		SentimentWeight: 1, BehaviorWeight: 1,
-		Bins:           DefaultSentimentBins(),
-		BehaviorColumn: "rating",
-		UserMaxTokens:  128, ItemMaxTokens: 128,
+		Bins:             DefaultSentimentBins(),
+		BalanceSentiment: true,
+		BehaviorColumn:   "rating",
+		UserMaxTokens:    128, ItemMaxTokens: 128,
 		Fusion:    FusionGate,
 		Scorer:    ScorerConfig{Dim: 64, Loss: "bpr", Epochs: 40, Patience: 5, BatchSize: 256, LR: 3e-3, WeightDecay: 1e-4},
 		MFFactors: 64, MFEpochs: 60,

@@ -390,6 +390,22 @@ func (r *runner) headFrom(labels []string, numLabels int, problem string) (*gpt2
 	return c, nil
 }
 
+// balancedWeights are sklearn's "balanced" class weights n / (k · n_c) (1 for an absent class).
+func balancedWeights(ds train.Dataset, k int) []float32 {
+	counts := make([]int, k)
+	for _, e := range ds {
+		counts[e.Label]++
+	}
+	w := make([]float32, k)
+	for c, n := range counts {
+		w[c] = 1
+		if n > 0 {
+			w[c] = float32(float64(len(ds)) / float64(k*n))
+		}
+	}
+	return w
+}
+
 // behaviorTarget is the H2 target of an interaction, or NaN if it has none.
 func (r *runner) behaviorTarget(it *data.Interaction) float64 {
 	if r.opts.BehaviorColumn == "rating" {
@@ -476,6 +492,18 @@ func (r *runner) heads(which string) (sent, beh *gpt2.SequenceClassifier, target
 	if doSent {
 		if sent, err = r.headFrom(SentimentLabels, 3, gpt2.ProblemSingleLabel); err != nil {
 			return fail(err)
+		}
+		if r.opts.BalanceSentiment {
+			w := balancedWeights(sTrain, len(SentimentLabels))
+			r.log.Info("sentiment class weights (balanced)", "weights", w)
+			t, err := torch.FromSlice(w)
+			if err == nil {
+				sent.ClassWeights, err = t.To(r.dev, sent.Backbone.DType())
+				t.Free()
+			}
+			if err != nil {
+				return fail(err)
+			}
 		}
 	}
 	if doBeh {

@@ -101,9 +101,10 @@ func newLinear(in, out int, g *torch.Generator) (linear, error) {
 
 func (l linear) apply(x *torch.Tensor) *torch.Tensor { return torch.Must(torch.Linear(x, l.w, l.b)) }
 
-// Scorer ranks items for users: score(u, i) = H_u · v_i, where H_u fuses the projected interest
-// levels H_k = W_k·h_k + b_k of user u, and v_i = W_v·x_i + b_v + e_i combines the item's text
-// vector x_i (through the same backbone) with a learned item embedding e_i. The level features
+// Scorer ranks items for users: score(u, i) = H_u · v_i + β_i, where H_u fuses the projected
+// interest levels H_k = W_k·h_k + b_k of user u, v_i = W_v·x_i + b_v + e_i combines the item's
+// text vector x_i (through the same backbone) with a learned item embedding e_i, and β_i is a
+// learned item bias. The level features
 // h_k and x_i are fixed inputs; only the projections, the fusion and the item embeddings train.
 type Scorer struct {
 	Levels []string // names of the levels used, e.g. ["h0", "h1", "h2"]
@@ -115,6 +116,7 @@ type Scorer struct {
 	weight *torch.Tensor   // weighted fusion logits [K]
 	itemP  linear          // dx → D
 	itemE  *torch.Tensor   // [I, D]
+	itemB  *torch.Tensor   // [I], a learned per-item bias (popularity), as in BPR-MF
 	params []*torch.Tensor
 	// History is the per-epoch training loss and validation NDCG@10.
 	History []EpochStat
@@ -191,6 +193,7 @@ func NewScorer(levels []string, feats []*Matrix, items *Matrix, cfg ScorerConfig
 	}
 	sc.itemP = torch.Must(newLinear(items.Cols, D, g))
 	sc.itemE = torch.Must(torch.Normal([]int64{int64(items.Rows), int64(D)}, 0, 0.01, torch.Float32, torch.CPU, g))
+	sc.itemB = torch.Must(torch.Zeros([]int64{int64(items.Rows)}, torch.Float32, torch.CPU))
 	for _, l := range sc.proj {
 		sc.params = append(sc.params, l.w, l.b)
 	}
@@ -200,7 +203,7 @@ func NewScorer(levels []string, feats []*Matrix, items *Matrix, cfg ScorerConfig
 	if sc.weight != nil {
 		sc.params = append(sc.params, sc.weight)
 	}
-	sc.params = append(sc.params, sc.itemP.w, sc.itemP.b, sc.itemE)
+	sc.params = append(sc.params, sc.itemP.w, sc.itemP.b, sc.itemE, sc.itemB)
 	for _, p := range sc.params {
 		if err := p.SetRequiresGrad(true); err != nil {
 			return nil, err
@@ -245,14 +248,27 @@ func (sc *Scorer) users(s *torch.Scope, idx *torch.Tensor) *torch.Tensor {
 	}
 }
 
-// itemVecs computes v for item indices idx → [n, D]; nil idx means all items.
+// itemVecs computes [v_i; β_i] for item indices idx → [n, D+1]; nil idx means all items. The
+// user side is [H_u; 1] (see userVecs), so one dot product gives H_u·v_i + β_i.
 func (sc *Scorer) itemVecs(s *torch.Scope, idx *torch.Tensor) *torch.Tensor {
+	var v, b *torch.Tensor
 	if idx == nil {
 		x := s.Track(torch.Must(sc.items.Share()))
 		e := s.Track(torch.Must(sc.itemE.Share()))
-		return sc.itemP.apply(x).MustAdd(e)
+		v = sc.itemP.apply(x).MustAdd(e)
+		b = s.Track(torch.Must(sc.itemB.Share()))
+	} else {
+		v = sc.itemP.apply(sc.items.MustIndexSelect(0, idx)).MustAdd(sc.itemE.MustIndexSelect(0, idx))
+		b = sc.itemB.MustIndexSelect(0, idx)
 	}
-	return sc.itemP.apply(sc.items.MustIndexSelect(0, idx)).MustAdd(sc.itemE.MustIndexSelect(0, idx))
+	return torch.Must(torch.Cat([]*torch.Tensor{v, b.MustUnsqueeze(1)}, 1))
+}
+
+// userVecs is [H_u; 1] → [B, D+1] (nil idx: all users).
+func (sc *Scorer) userVecs(s *torch.Scope, idx *torch.Tensor) *torch.Tensor {
+	h := sc.users(s, idx)
+	one := s.Track(torch.Must(torch.Ones([]int64{h.Size(0), 1}, torch.Float32, torch.CPU)))
+	return torch.Must(torch.Cat([]*torch.Tensor{h, one}, 1))
 }
 
 // ScoreAll returns scores for every user and item, [U, I], without autograd.
@@ -261,19 +277,20 @@ func (sc *Scorer) ScoreAll() (*Matrix, error) {
 		s := torch.NewScope()
 		defer s.Close()
 		defer torch.Recover(&err)
-		u := sc.users(s, nil)
+		u := sc.userVecs(s, nil)
 		v := sc.itemVecs(s, nil)
 		return matrixFromTensor(u.MustMatMul(v.MustTranspose(0, 1)))
 	})
 }
 
-// Vectors returns the final user vectors H [U, D] and item vectors v [I, D].
+// Vectors returns the final user vectors [H_u; 1] [U, D+1] and item vectors [v_i; β_i] [I, D+1],
+// whose dot products are the scores.
 func (sc *Scorer) Vectors() (users, items *Matrix, err error) {
 	err = torch.NoGrad(func() (err error) {
 		s := torch.NewScope()
 		defer s.Close()
 		defer torch.Recover(&err)
-		if users, err = matrixFromTensor(sc.users(s, nil)); err != nil {
+		if users, err = matrixFromTensor(sc.userVecs(s, nil)); err != nil {
 			return err
 		}
 		items, err = matrixFromTensor(sc.itemVecs(s, nil))
@@ -388,7 +405,7 @@ func (sc *Scorer) step(opt torch.Optimizer, batch [][2]int, known []map[int]bool
 	}
 	uIdx := s.Track(torch.Must(torch.FromSlice(us)))
 	pIdx := s.Track(torch.Must(torch.FromSlice(pos)))
-	u := sc.users(s, uIdx) // [B, D]
+	u := sc.userVecs(s, uIdx) // [B, D+1]
 	var l *torch.Tensor
 	switch sc.cfg.Loss {
 	case "sampled_softmax":
