@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -75,31 +78,90 @@ func (r *runner) recommenders(f *features) error {
 		for _, l := range ab.levels {
 			feats = append(feats, byName[l])
 		}
-		sc, err := NewScorer(ab.levels, feats, f.ItemText, r.opts.Scorer)
-		if err != nil {
-			return err
+		// Model selection on the validation split only: every candidate of the grid is trained
+		// with early stopping, and the one with the best validation NDCG@10 is kept.
+		var best *scorerFit
+		for _, cfg := range r.scorerGrid() {
+			fit, err := fitScorer(r.ctx, ab.levels, feats, f.ItemText, cfg, r.proto.fitData(), r.log)
+			if err != nil {
+				return fmt.Errorf("recommender %s: %w", ab.name, err)
+			}
+			r.log.Debug("recommender candidate", "levels", strings.Join(ab.levels, "+"), "dim", cfg.Dim, "lr", cfg.LR, "valid_ndcg@10", fit.valid)
+			if best == nil || fit.valid > best.valid {
+				best = fit
+			}
 		}
-		err = sc.Fit(r.ctx, r.proto.fitData(), r.log)
-		if err != nil {
-			sc.Free()
-			return fmt.Errorf("recommender %s: %w", ab.name, err)
-		}
-		users, items, err := sc.Vectors()
-		sc.Free()
-		if err != nil {
-			return err
-		}
-		vecs["users."+ab.name], vecs["items."+ab.name] = users, items
-		r.res.Ranking[ab.name] = r.proto.rankingReport(dotScores(users, items))
+		vecs["users."+ab.name], vecs["items."+ab.name] = best.users, best.items
+		r.res.Ranking[ab.name] = r.proto.rankingReport(dotScores(best.users, best.items))
 		var vals []float64
-		for _, e := range sc.History {
+		for _, e := range best.history {
 			vals = append(vals, e.ValidNDCG)
 		}
 		r.curves["recommender_"+ab.name] = vals
-		r.log.Info("recommender", "levels", strings.Join(ab.levels, "+"), "epochs", len(sc.History),
-			"test_hr@10", r.res.Ranking[ab.name]["hr@10"], "test_ndcg@10", r.res.Ranking[ab.name]["ndcg@10"])
+		r.res.Recommenders = append(r.res.Recommenders, RecommenderChoice{Method: ab.name, Dim: best.cfg.Dim, LR: best.cfg.LR, Epochs: len(best.history), ValidNDCG10: best.valid})
+		r.log.Info("recommender", "levels", strings.Join(ab.levels, "+"), "dim", best.cfg.Dim, "lr", best.cfg.LR, "epochs", len(best.history),
+			"valid_ndcg@10", best.valid, "test_hr@10", r.res.Ranking[ab.name]["hr@10"], "test_ndcg@10", r.res.Ranking[ab.name]["ndcg@10"])
 	}
 	return r.writeRun(vecs)
+}
+
+// RecommenderChoice records the configuration picked on the validation split for one method.
+type RecommenderChoice struct {
+	Method      string  `json:"method"`
+	Dim         int     `json:"dim"`
+	LR          float64 `json:"lr"`
+	Epochs      int     `json:"epochs"`
+	ValidNDCG10 float64 `json:"valid_ndcg@10"`
+}
+
+// scorerGrid is the configuration search of the recommenders: Options.Scorer alone, or, with
+// Options.ScorerSearch, its Dim and LR crossed with {8, 32, Dim} × {LR, 1e-2}.
+func (r *runner) scorerGrid() []ScorerConfig {
+	base := r.opts.Scorer
+	if !r.opts.ScorerSearch {
+		return []ScorerConfig{base}
+	}
+	var out []ScorerConfig
+	seen := map[[2]float64]bool{}
+	for _, d := range []int{8, 32, base.Dim} {
+		for _, lr := range []float64{base.LR, 1e-2} {
+			if seen[[2]float64{float64(d), lr}] {
+				continue
+			}
+			seen[[2]float64{float64(d), lr}] = true
+			c := base
+			c.Dim, c.LR = d, lr
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type scorerFit struct {
+	cfg          ScorerConfig
+	users, items *Matrix
+	history      []EpochStat
+	valid        float64 // best validation NDCG@10
+}
+
+func fitScorer(ctx context.Context, levels []string, feats []*Matrix, items *Matrix, cfg ScorerConfig, d FitData, log *slog.Logger) (*scorerFit, error) {
+	sc, err := NewScorer(levels, feats, items, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Free()
+	if err := sc.Fit(ctx, d, log); err != nil {
+		return nil, err
+	}
+	u, v, err := sc.Vectors()
+	if err != nil {
+		return nil, err
+	}
+	best := math.Inf(-1)
+	for _, e := range sc.History {
+		best = math.Max(best, e.ValidNDCG)
+	}
+	return &scorerFit{cfg: cfg, users: u, items: v, history: sc.History, valid: best}, nil
 }
 
 // writeRun writes index.json, vectors.safetensors (the interest levels h0/h1/h2, the item text

@@ -74,10 +74,13 @@ type Options struct {
 	ItemMaxTokens  int          `json:"item_max_tokens"` // token budget of an item's text
 	Fusion         Fusion       `json:"fusion"`
 	Scorer         ScorerConfig `json:"scorer"`
-	MFFactors      int          `json:"mf_factors"`
-	MFEpochs       int          `json:"mf_epochs"`
-	TopK           int          `json:"top_k"` // recommendations written per user
-	Progress       bool         `json:"-"`     // progress bars on stderr
+	// ScorerSearch picks each recommender's width and learning rate on the validation split
+	// from {8, 32, Scorer.Dim} × {Scorer.LR, 1e-2}.
+	ScorerSearch bool `json:"scorer_search"`
+	MFFactors    int  `json:"mf_factors"`
+	MFEpochs     int  `json:"mf_epochs"`
+	TopK         int  `json:"top_k"` // recommendations written per user
+	Progress     bool `json:"-"`     // progress bars on stderr
 }
 
 // DemoOptions is the embedded default of `hier demo`: the seeded synthetic shop and a budget
@@ -107,9 +110,10 @@ func DefaultOptions() Options {
 		BalanceSentiment: true,
 		BehaviorColumn:   "rating",
 		UserMaxTokens:    128, ItemMaxTokens: 128,
-		Fusion:    FusionGate,
-		Scorer:    ScorerConfig{Dim: 64, Loss: "bpr", Epochs: 40, Patience: 5, BatchSize: 256, LR: 3e-3, WeightDecay: 1e-4},
-		MFFactors: 64, MFEpochs: 60,
+		Fusion:       FusionGate,
+		Scorer:       ScorerConfig{Dim: 64, Loss: "bpr", Epochs: 40, Patience: 5, BatchSize: 256, LR: 3e-3, WeightDecay: 1e-4},
+		ScorerSearch: true,
+		MFFactors:    64, MFEpochs: 60,
 		TopK: 20,
 	}
 }

@@ -49,12 +49,14 @@ type Results struct {
 		Test           int `json:"test"`
 		TrainOnlyUsers int `json:"train_only_users"`
 	} `json:"split"`
-	Fusion      Fusion             `json:"fusion"`
-	Multitask   bool               `json:"multitask"`
-	Backbone    string             `json:"backbone"` // "pretrained:<dir>" or "scratch:<n_layer>x<n_embd>"
-	Timings     map[string]float64 `json:"timings_seconds"`
-	OutDir      string             `json:"out_dir"`
-	WallSeconds float64            `json:"wall_seconds"`
+	// Recommenders are the configurations chosen on the validation split.
+	Recommenders []RecommenderChoice `json:"recommenders"`
+	Fusion       Fusion              `json:"fusion"`
+	Multitask    bool                `json:"multitask"`
+	Backbone     string              `json:"backbone"` // "pretrained:<dir>" or "scratch:<n_layer>x<n_embd>"
+	Timings      map[string]float64  `json:"timings_seconds"`
+	OutDir       string              `json:"out_dir"`
+	WallSeconds  float64             `json:"wall_seconds"`
 }
 
 // RankingMethods is the order of the ranking table.
