@@ -325,10 +325,21 @@ func (m *Model) Forward(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (
 	h := tok.MustAdd(pos).MustDropout(m.Config.EmbdPdrop, m.train)
 	bias := AttentionBias(s, mask, B, T, dt, dev)
 	for i, b := range m.Blocks {
-		h = h.MustAdd(m.attention(b, i, m.layerNorm(h, b.Ln1W, b.Ln1B), bias))
-		h = h.MustAdd(m.mlp(b, m.layerNorm(h, b.Ln2W, b.Ln2B)))
+		h = m.block(s, b, i, h, bias)
 	}
 	return m.layerNorm(h, m.LnFW, m.LnFB), nil
+}
+
+// block runs one transformer block on h (owned by s) and returns its output, owned by s. The
+// block's intermediates live in a scope of their own, released when the block is done: without
+// autograd their memory is freed at once; with autograd the graph keeps what backward needs.
+func (m *Model) block(s *torch.Scope, b *Block, layer int, h, bias *torch.Tensor) *torch.Tensor {
+	bs := torch.NewScope()
+	defer bs.Close()
+	x := bs.Track(torch.Must(h.Share()))
+	x = x.MustAdd(m.attention(b, layer, m.layerNorm(x, b.Ln1W, b.Ln1B), bias))
+	x = x.MustAdd(m.mlp(b, m.layerNorm(x, b.Ln2W, b.Ln2B)))
+	return s.Track(bs.Keep(x))
 }
 
 // LMLogits applies the tied LM head: hidden [..., n_embd] · wteᵀ → logits [..., vocab_size].
