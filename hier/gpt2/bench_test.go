@@ -3,6 +3,7 @@ package gpt2
 import (
 	"bufio"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,9 @@ var benchCases = []benchCase{{"a", 4, 4, 256, 16}, {"b", 12, 12, 768, 8}}
 const benchSeq = 128
 
 func benchThreads(b *testing.B) {
+	// Like train.Fit, keep the benchmark on one OS thread (libtorch's OpenMP team and glibc's
+	// malloc arenas are per thread). The goroutine of a sub-benchmark ends with it.
+	runtime.LockOSThread()
 	n := 2
 	if s := os.Getenv("HIER_BENCH_THREADS"); s != "" {
 		if v, err := strconv.Atoi(s); err == nil && v > 0 {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 
 	"github.com/hier-ai/hier/hier/gpt2"
@@ -115,6 +116,8 @@ func (e *Encoder) EncodeIDs(ids [][]int64) (*Matrix, error) {
 	if e.Backbone.Training() {
 		return nil, fmt.Errorf("pipeline: encoder needs the model in eval mode (call Train(false) first)")
 	}
+	runtime.LockOSThread() // one OS thread for the whole pass (see torch's package doc)
+	defer runtime.UnlockOSThread()
 	for start := 0; start < len(order); start += batch {
 		end := min(start+batch, len(order))
 		rows := order[start:end]

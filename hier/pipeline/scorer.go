@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 
 	"github.com/hier-ai/hier/hier/eval"
@@ -320,6 +321,8 @@ func (d FitData) pairs() [][2]int {
 // after each epoch (training items masked) and keeps the best epoch's parameters (early
 // stopping with Patience). log may be nil.
 func (sc *Scorer) Fit(ctx context.Context, d FitData, log *slog.Logger) error {
+	runtime.LockOSThread() // one OS thread for the whole fit (see torch's package doc)
+	defer runtime.UnlockOSThread()
 	cfg := sc.cfg
 	opt, err := torch.NewAdamW([]torch.ParamGroup{{Params: sc.params, WeightDecay: cfg.WeightDecay}}, torch.AdamWConfig{LR: cfg.LR})
 	if err != nil {
