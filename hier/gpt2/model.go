@@ -362,16 +362,21 @@ func (m *Model) LMLoss(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (l
 	if T < 2 {
 		return nil, 0, fmt.Errorf("gpt2: causal LM loss needs sequences of at least 2 tokens")
 	}
-	ids := s.Track(torch.Must(inputIDs.Share()))
+	// The logits ([B, T-1, vocab], the largest tensor of the step) live in a scope of their own,
+	// released as soon as the loss exists: autograd keeps only what backward needs.
+	ls := torch.NewScope()
+	defer ls.Close()
+	ids := ls.Track(torch.Must(inputIDs.Share()))
 	targets := ids.MustNarrow(1, 1, T-1)
 	if attentionMask != nil {
-		mask := s.Track(torch.Must(attentionMask.Share())).MustNarrow(1, 1, T-1)
+		mask := ls.Track(torch.Must(attentionMask.Share())).MustNarrow(1, 1, T-1)
 		targets = targets.MustMaskedFill(mask.MustEqScalar(0), -100)
 	}
 	targets = targets.MustReshape(-1)
-	logits := torch.Must(m.LMLogits(hidden.MustNarrow(1, 0, T-1))) // [B, T-1, V]
+	h := ls.Track(torch.Must(hidden.Share()))
+	logits := torch.Must(m.LMLogits(h.MustNarrow(1, 0, T-1))) // [B, T-1, V]
 	V := int64(m.Config.VocabSize)
 	loss = torch.Must(torch.CrossEntropy(logits.MustView(-1, V), targets, nil))
 	n := targets.MustNeScalar(-100).MustSum().MustItem()
-	return loss, int64(n), nil
+	return s.Track(ls.Keep(loss)), int64(n), nil
 }
