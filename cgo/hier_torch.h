@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature below changes; the Go package checks it. */
-#define HT_ABI_VERSION 1
+#define HT_ABI_VERSION 2
 
 typedef struct ht_tensor_s *ht_tensor;
 typedef struct ht_module_s *ht_module;
@@ -217,11 +217,12 @@ ht_err ht_bce_with_logits(ht_tensor input, ht_tensor target, ht_tensor weight, h
 
 /* ---- optimizers (optim.cpp); all run without autograd recording ---- */
 /* One AdamW step (torch.optim.AdamW, single-tensor path) over n parameters.
- * exp_avg and exp_avg_sq are state tensors shaped like the params; step is the
- * step count AFTER this update (1 on the first step). weight_decay is per parameter.
- * Parameters whose grad is undefined are skipped. */
+ * exp_avg and exp_avg_sq are state tensors shaped like the params; steps[i] is parameter i's
+ * step count, incremented here for every parameter that has a gradient (as torch keeps
+ * state['step'] per parameter). weight_decay is per parameter. Parameters whose grad is
+ * undefined are skipped. */
 ht_err ht_adamw_step(const ht_tensor *params, const ht_tensor *exp_avg, const ht_tensor *exp_avg_sq,
-                     const double *weight_decay, int n, int64_t step, double lr, double beta1,
+                     const double *weight_decay, int64_t *steps, int n, double lr, double beta1,
                      double beta2, double eps);
 /* One SGD step (torch.optim.SGD). momentum_buf may be NULL when momentum == 0;
  * first_step 1 initialises the buffers with the gradient as torch does. */

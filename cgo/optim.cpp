@@ -9,19 +9,19 @@ using ht::T;
 extern "C" {
 
 ht_err ht_adamw_step(const ht_tensor *params, const ht_tensor *exp_avg, const ht_tensor *exp_avg_sq,
-                     const double *weight_decay, int n, int64_t step, double lr, double beta1,
+                     const double *weight_decay, int64_t *steps, int n, double lr, double beta1,
                      double beta2, double eps) {
   HT_TRY
   at::NoGradGuard guard;
-  if (step < 1) throw std::invalid_argument("adamw: step must be >= 1");
   // Same arithmetic, in the same order, as torch.optim.AdamW's single-tensor path (torch 1.13).
-  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-  const double bc2_sqrt = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(step)));
-  const double step_size = lr / bc1;
   for (int i = 0; i < n; i++) {
     at::Tensor p = T(params[i]);
     const at::Tensor &g = p.grad();
     if (!g.defined()) continue;
+    const int64_t step = ++steps[i];
+    const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+    const double bc2_sqrt = std::sqrt(1.0 - std::pow(beta2, static_cast<double>(step)));
+    const double step_size = lr / bc1;
     at::Tensor m = T(exp_avg[i]), v = T(exp_avg_sq[i]);
     if (weight_decay[i] != 0) p.mul_(1.0 - lr * weight_decay[i]);
     m.mul_(beta1).add_(g, 1.0 - beta1);

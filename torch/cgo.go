@@ -37,7 +37,7 @@ import (
 )
 
 // abiVersion must equal HT_ABI_VERSION in cgo/hier_torch.h and the shim's ht_abi_version().
-const abiVersion = 1
+const abiVersion = 2
 
 // MinTorchVersion is the oldest libtorch the shim supports (checked by CMake and at start).
 const MinTorchVersion = "1.13"

@@ -8,6 +8,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 )
 
@@ -29,7 +30,8 @@ type AdamW struct {
 	decay    []float64
 	expAvg   []*Tensor
 	expAvgSq []*Tensor
-	step     int64
+	steps    []int64 // per parameter, as torch's state['step']
+	calls    int64   // Step calls that succeeded
 }
 
 // NewAdamW makes an AdamW over the groups. Zero Beta1/Beta2/Eps take torch's defaults.
@@ -51,7 +53,7 @@ func NewAdamW(groups []ParamGroup, cfg AdamWConfig) (*AdamW, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &AdamW{cfg: cfg, params: ps, decay: wd}
+	o := &AdamW{cfg: cfg, params: ps, decay: wd, steps: make([]int64, len(ps))}
 	for _, p := range ps {
 		m, err := ZerosLike(p)
 		if err != nil {
@@ -84,14 +86,18 @@ func (o *AdamW) Step() error {
 	if err != nil {
 		return err
 	}
-	o.step++
-	err = check("adamw_step", C.ht_adamw_step(&ps[0], &ms[0], &vs[0], (*C.double)(&o.decay[0]), C.int(len(ps)),
-		C.int64_t(o.step), C.double(o.cfg.LR), C.double(o.cfg.Beta1), C.double(o.cfg.Beta2), C.double(o.cfg.Eps)))
+	// The shim increments the counts in place, only for parameters it updates; on an error the
+	// previous counts are restored.
+	saved := append([]int64(nil), o.steps...)
+	err = check("adamw_step", C.ht_adamw_step(&ps[0], &ms[0], &vs[0], (*C.double)(&o.decay[0]), (*C.int64_t)(&o.steps[0]), C.int(len(ps)),
+		C.double(o.cfg.LR), C.double(o.cfg.Beta1), C.double(o.cfg.Beta2), C.double(o.cfg.Eps)))
 	runtime.KeepAlive(o)
 	if err != nil {
-		o.step--
+		copy(o.steps, saved)
+		return err
 	}
-	return err
+	o.calls++
+	return nil
 }
 
 // ZeroGrad drops all parameter gradients.
@@ -103,33 +109,43 @@ func (o *AdamW) LR() float64 { return o.cfg.LR }
 // SetLR sets the learning rate for the next Step.
 func (o *AdamW) SetLR(lr float64) { o.cfg.LR = lr }
 
-// StepCount is the number of steps taken.
-func (o *AdamW) StepCount() int64 { return o.step }
+// StepCount is the number of Step calls that succeeded.
+func (o *AdamW) StepCount() int64 { return o.calls }
 
 // Params is every parameter in group order.
 func (o *AdamW) Params() []*Tensor { return o.params }
 
 // State returns "exp_avg.<i>" and "exp_avg_sq.<i>" tensors (i = parameter position) and the
-// scalars "step" and "lr".
+// scalars "step.<i>" (each parameter's step count), "step" (Step calls) and "lr". On error
+// nothing is returned (and nothing leaks).
 func (o *AdamW) State() (map[string]*Tensor, map[string]float64, error) {
 	ts := map[string]*Tensor{}
+	sc := map[string]float64{"step": float64(o.calls), "lr": o.cfg.LR}
 	for i := range o.params {
-		m, err := o.expAvg[i].Share()
-		if err != nil {
-			return nil, nil, err
+		for name, t := range map[string]*Tensor{"exp_avg.": o.expAvg[i], "exp_avg_sq.": o.expAvgSq[i]} {
+			sh, err := t.Share()
+			if err != nil {
+				for _, x := range ts {
+					x.Free()
+				}
+				return nil, nil, err
+			}
+			ts[name+strconv.Itoa(i)] = sh
 		}
-		v, err := o.expAvgSq[i].Share()
-		if err != nil {
-			return nil, nil, err
-		}
-		ts["exp_avg."+strconv.Itoa(i)] = m
-		ts["exp_avg_sq."+strconv.Itoa(i)] = v
+		sc["step."+strconv.Itoa(i)] = float64(o.steps[i])
 	}
-	return ts, map[string]float64{"step": float64(o.step), "lr": o.cfg.LR}, nil
+	return ts, sc, nil
 }
 
-// LoadState restores State's output. Errors: a missing tensor or a shape mismatch.
+// LoadState restores State's output. Every tensor is checked (present, same shape) before
+// anything is copied, so a bad state leaves the optimizer unchanged. State without per-parameter
+// counts (only "step") gives every parameter that count.
 func (o *AdamW) LoadState(ts map[string]*Tensor, scalars map[string]float64) error {
+	type pair struct {
+		name     string
+		dst, src *Tensor
+	}
+	var pairs []pair
 	for i := range o.params {
 		for _, k := range []struct {
 			name string
@@ -139,13 +155,26 @@ func (o *AdamW) LoadState(ts map[string]*Tensor, scalars map[string]float64) err
 			if !ok {
 				return fmt.Errorf("torch: adamw state: missing %q", k.name)
 			}
-			if err := k.dst.CopyFrom(src); err != nil {
-				return fmt.Errorf("torch: adamw state %q: %w", k.name, err)
+			if !slices.Equal(src.Shape(), k.dst.Shape()) {
+				return fmt.Errorf("torch: adamw state %q: shape %v, parameter has %v", k.name, src.Shape(), k.dst.Shape())
 			}
+			pairs = append(pairs, pair{k.name, k.dst, src})
+		}
+	}
+	for _, p := range pairs {
+		if err := p.dst.CopyFrom(p.src); err != nil {
+			return fmt.Errorf("torch: adamw state %q: %w", p.name, err)
 		}
 	}
 	if s, ok := scalars["step"]; ok {
-		o.step = int64(s)
+		o.calls = int64(s)
+	}
+	for i := range o.steps {
+		if s, ok := scalars["step."+strconv.Itoa(i)]; ok {
+			o.steps[i] = int64(s)
+		} else if s, ok := scalars["step"]; ok {
+			o.steps[i] = int64(s)
+		}
 	}
 	if lr, ok := scalars["lr"]; ok && lr > 0 {
 		o.cfg.LR = lr

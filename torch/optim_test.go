@@ -353,3 +353,49 @@ func TestClipGradNorm(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0.0, n)
 }
+
+// TestAdamWPerParameterSteps: like torch's state['step'], a parameter without a gradient in a
+// step keeps its count (and so its bias correction) while the others advance.
+func TestAdamWPerParameterSteps(t *testing.T) {
+	a := MustFromSlice([]float64{1, 2})
+	b := MustFromSlice([]float64{3})
+	defer FreeAll(a, b)
+	require.NoError(t, a.SetRequiresGrad(true))
+	require.NoError(t, b.SetRequiresGrad(true))
+	opt, err := NewAdamW([]ParamGroup{{Params: []*Tensor{a, b}}}, AdamWConfig{LR: 0.1})
+	require.NoError(t, err)
+	defer opt.Free()
+	backward := func(ps ...*Tensor) {
+		s := NewScope()
+		defer s.Close()
+		var total *Tensor
+		for _, p := range ps {
+			x := s.Track(Must(p.Sum()))
+			if total == nil {
+				total = x
+			} else {
+				total = total.MustAdd(x)
+			}
+		}
+		require.NoError(t, total.Backward())
+	}
+	backward(a, b)
+	require.NoError(t, opt.Step())
+	require.NoError(t, opt.ZeroGrad())
+	backward(a) // b gets no gradient
+	require.NoError(t, opt.Step())
+	ts, sc, err := opt.State()
+	require.NoError(t, err)
+	for _, x := range ts {
+		x.Free()
+	}
+	require.Equal(t, 2.0, sc["step.0"])
+	require.Equal(t, 1.0, sc["step.1"])
+	require.Equal(t, 2.0, sc["step"])
+	// With g = 1 every step, AdamW's update is lr·m̂/(sqrt(v̂)+eps) = lr·1/(1+eps) per step, so b
+	// moved once and a twice (weight decay is 0 here).
+	bv := Must(b.Float64s())
+	require.InDelta(t, 3-0.1/(1+1e-8), bv[0], 1e-12)
+	av := Must(a.Float64s())
+	require.InDelta(t, 1-2*0.1/(1+1e-8), av[0], 1e-12)
+}

@@ -104,6 +104,7 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 	shapes := paramShapes(cfg)
 	state := map[string]*torch.Tensor{}
 	extra := map[string]*torch.Tensor{}
+	var extraKeys []string
 	for name, t := range raw {
 		n := name
 		if strings.HasPrefix(n, "transformer.") {
@@ -121,6 +122,7 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 			state[n] = t
 		case n == "score.weight":
 			extra[n] = t
+			extraKeys = append(extraKeys, name)
 		default:
 			rep.Unexpected = append(rep.Unexpected, name)
 		}
@@ -177,13 +179,8 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 		return nil, nil, rep, fmt.Errorf("gpt2: %s: %w", file, err)
 	}
 	// Hand the extra tensors to the caller (remove them from raw so the deferred free skips them).
-	for n, t := range extra {
-		for k, v := range raw {
-			if v == t {
-				delete(raw, k)
-			}
-		}
-		_ = n
+	for _, k := range extraKeys {
+		delete(raw, k)
 	}
 	return m, extra, rep, nil
 }
@@ -337,7 +334,10 @@ func saveTensors(path string, ps []NamedParam) error {
 // model.safetensors with HF names ("transformer.*", "score.weight"), and, when tok is not nil,
 // the tokenizer files (vocab.json, merges.txt). The directory is replaced as a unit.
 func (c *SequenceClassifier) Save(dir string, tok *Tokenizer) error {
-	cfg := c.Config().Clone()
+	cfg, err := c.Config().Clone()
+	if err != nil {
+		return err
+	}
 	cfg.Architectures = []string{architectureSequenceClassifer}
 	if len(cfg.ID2Label) != c.NumLabels() {
 		names := make([]string, c.NumLabels())
@@ -368,7 +368,10 @@ func (c *SequenceClassifier) Save(dir string, tok *Tokenizer) error {
 // with "transformer.*" names; the LM head is tied to wte and, as in HF's safetensors files, not
 // stored), plus the tokenizer files when tok is not nil.
 func (m *Model) SaveLM(dir string, tok *Tokenizer) error {
-	cfg := m.Config.Clone()
+	cfg, err := m.Config.Clone()
+	if err != nil {
+		return err
+	}
 	cfg.Architectures = []string{architectureLMHead}
 	cfg.Extra["torch_dtype"] = []byte(`"` + m.DType().String() + `"`)
 	var ps []NamedParam

@@ -125,6 +125,9 @@ type Output struct {
 // regression; floating labels [batch, num_labels] for multi-label classification. A label
 // dtype or shape that does not fit the problem type is an error (never a silent switch of loss).
 func (c *SequenceClassifier) Forward(s *torch.Scope, inputIDs, attentionMask, labels *torch.Tensor) (out *Output, err error) {
+	if _, _, err := c.Backbone.checkInputs(inputIDs, attentionMask); err != nil {
+		return nil, err
+	}
 	if labels != nil {
 		if err := c.checkLabels(inputIDs, labels); err != nil {
 			return nil, err

@@ -163,6 +163,12 @@ func (c *Config) Validate() error {
 	if c.PadTokenID != nil && (*c.PadTokenID < 0 || *c.PadTokenID >= int64(c.VocabSize)) {
 		errs = append(errs, fmt.Errorf("pad_token_id %d outside the vocabulary [0, %d)", *c.PadTokenID, c.VocabSize))
 	}
+	if c.NumLabelsField != nil && (*c.NumLabelsField < 1 || *c.NumLabelsField > 1<<16) {
+		errs = append(errs, fmt.Errorf("num_labels must be in [1, 65536], got %d", *c.NumLabelsField))
+	}
+	if len(c.ID2Label) > 1<<16 {
+		errs = append(errs, fmt.Errorf("id2label has %d entries (max 65536)", len(c.ID2Label)))
+	}
 	switch c.ProblemType {
 	case "", ProblemRegression, ProblemSingleLabel, ProblemMultiLabel:
 	default:
@@ -302,14 +308,11 @@ func (c *Config) Save(dir string) error {
 }
 
 // Clone returns a deep copy.
-func (c *Config) Clone() *Config {
+// Errors: the config is not valid (see Validate).
+func (c *Config) Clone() (*Config, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
-	out, err := ParseConfig(b, "clone")
-	if err != nil {
-		panic(err)
-	}
-	return out
+	return ParseConfig(b, "config")
 }

@@ -149,7 +149,8 @@ func TestGoldenRegressionHead(t *testing.T) {
 			// Swap in the one-label regression head recorded in golden.safetensors.
 			reg := torch.Must(g.get("regression_score.weight").ToDType(p.dt))
 			require.NoError(t, reg.SetRequiresGrad(true))
-			cfg := c.Config().Clone()
+			cfg, err := c.Config().Clone()
+			require.NoError(t, err)
 			cfg.ID2Label, cfg.Label2ID, cfg.ProblemType = nil, nil, ""
 			one := 1
 			cfg.NumLabelsField = &one

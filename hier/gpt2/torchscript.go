@@ -35,19 +35,26 @@ func NewTorchScriptClassifier(path string, numLabels, nEmbd int, padTokenID int6
 		mod.Free()
 		return nil, err
 	}
+	fail := func(err error) (*TorchScriptClassifier, error) {
+		for _, p := range ps {
+			p.Tensor.Free()
+		}
+		mod.Free()
+		return nil, err
+	}
 	for _, p := range ps {
 		if err := p.Tensor.SetRequiresGrad(true); err != nil {
-			mod.Free()
-			return nil, err
+			return fail(err)
 		}
 	}
 	w, err := torch.Normal([]int64{int64(numLabels), int64(nEmbd)}, 0, defaultInitializerRange, torch.Float32, d, g)
 	if err == nil {
-		err = w.SetRequiresGrad(true)
+		if err = w.SetRequiresGrad(true); err != nil {
+			w.Free()
+		}
 	}
 	if err != nil {
-		mod.Free()
-		return nil, err
+		return fail(err)
 	}
 	return &TorchScriptClassifier{Module: mod, Score: w, PadTokenID: padTokenID, params: ps}, nil
 }
@@ -68,13 +75,13 @@ func (c *TorchScriptClassifier) Train(on bool) error { return c.Module.Train(on)
 // Forward returns logits [batch, num_labels] and, when labels (int64 [batch]) is not nil, the
 // mean cross-entropy. Tensors are owned by s.
 func (c *TorchScriptClassifier) Forward(s *torch.Scope, inputIDs, attentionMask, labels *torch.Tensor) (logits, loss *torch.Tensor, err error) {
-	ids := s.Track(torch.Must(inputIDs.Share()))
-	mask := s.Track(torch.Must(attentionMask.Share()))
-	hidden, err := c.Module.Forward(ids, mask)
-	if err != nil {
-		return nil, nil, err
+	if inputIDs == nil || attentionMask == nil {
+		return nil, nil, fmt.Errorf("gpt2: torchscript classifier needs input_ids and attention_mask")
 	}
 	defer torch.Recover(&err)
+	ids := s.Track(torch.Must(inputIDs.Share()))
+	mask := s.Track(torch.Must(attentionMask.Share()))
+	hidden := torch.Must(c.Module.Forward(ids, mask))
 	T := inputIDs.Size(1)
 	positions := s.Track(torch.Must(torch.Arange(0, float64(T), 1, torch.Int64, inputIDs.Device())))
 	idx := ids.MustNeScalar(float64(c.PadTokenID)).MustToDType(torch.Int64).MustMul(positions).MustArgMax(-1, false)

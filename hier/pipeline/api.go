@@ -88,6 +88,13 @@ func LoadRun(dir string) (*RunModel, error) {
 	if len(r.Index.History) != len(r.Index.Users) {
 		return nil, fmt.Errorf("pipeline: %s: history has %d users, index %d", filepath.Join(dir, IndexFileName), len(r.Index.History), len(r.Index.Users))
 	}
+	for u, h := range r.Index.History {
+		for _, i := range h {
+			if i < 0 || i >= len(r.Index.Items) {
+				return nil, fmt.Errorf("pipeline: %s: history of user %q holds item index %d, outside [0, %d)", filepath.Join(dir, IndexFileName), r.Index.Users[u], i, len(r.Index.Items))
+			}
+		}
+	}
 	r.userIdx = make(map[string]int, len(r.Index.Users))
 	for i, u := range r.Index.Users {
 		r.userIdx[u] = i

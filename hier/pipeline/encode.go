@@ -66,6 +66,7 @@ type Encoder struct {
 	Batch    int     // texts per forward pass
 	Pool     Pooling // how hidden states are pooled
 	Softmax  bool    // with a head: append softmax probabilities instead of raw logits
+	KeepTail bool    // truncation keeps the last MaxLen tokens (the most recent text) instead of the first
 }
 
 // Dim is the output width: n_embd, plus num_labels when a head is attached.
@@ -91,7 +92,11 @@ func (e *Encoder) Encode(texts []string) (*Matrix, error) {
 	for i, t := range texts {
 		x := e.Tok.Encode(t)
 		if len(x) > e.MaxLen {
-			x = x[:e.MaxLen]
+			if e.KeepTail {
+				x = x[len(x)-e.MaxLen:]
+			} else {
+				x = x[:e.MaxLen]
+			}
 		}
 		if len(x) == 0 {
 			x = []int64{gpt2.EndOfTextID}

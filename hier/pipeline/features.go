@@ -27,16 +27,22 @@ type features struct {
 //   - H2: per user, the mean over their training interactions of the behaviour model's pooled
 //     hidden state and predicted (centred) rating;
 //   - item text vectors: the backbone's encoding of each item's training-split text.
-func (r *runner) features(backbone *gpt2.Model, sent, beh *gpt2.SequenceClassifier, targetMean float64) (*features, error) {
+func (r *runner) features(backbone *gpt2.Model, sent, beh *gpt2.SequenceClassifier) (*features, error) {
 	sd := r.sd
 	f := &features{}
-	h0 := &Encoder{Backbone: backbone, Tok: r.tok, MaxLen: min(r.opts.UserMaxTokens, backbone.Config.NPositions), Batch: 32, Pool: PoolMean}
+	// A user's text lists their training interactions oldest first; the token budget keeps the
+	// most recent part. An item's text starts with its description, which the budget keeps.
+	r.purpose = "features"
+	userTexts, itemTexts := sd.UserTexts(8*r.opts.UserMaxTokens), sd.ItemTexts(6*r.opts.ItemMaxTokens)
+	r.see(userTexts...)
+	r.see(itemTexts...)
+	h0 := &Encoder{Backbone: backbone, Tok: r.tok, MaxLen: min(r.opts.UserMaxTokens, backbone.Config.NPositions), Batch: 32, Pool: PoolMean, KeepTail: true}
 	var err error
-	if f.H0, err = h0.Encode(sd.UserTexts(8 * r.opts.UserMaxTokens)); err != nil {
+	if f.H0, err = h0.Encode(userTexts); err != nil {
 		return nil, err
 	}
-	h0.MaxLen = min(r.opts.ItemMaxTokens, backbone.Config.NPositions)
-	if f.ItemText, err = h0.Encode(sd.ItemTexts(8 * r.opts.ItemMaxTokens)); err != nil {
+	h0.MaxLen, h0.KeepTail = min(r.opts.ItemMaxTokens, backbone.Config.NPositions), false
+	if f.ItemText, err = h0.Encode(itemTexts); err != nil {
 		return nil, err
 	}
 	users := make([]int, len(sd.Train))

@@ -82,22 +82,29 @@ func (t *multiTask) Loss(s *torch.Scope, b *train.Batch) (loss *torch.Tensor, we
 	if err != nil {
 		return nil, 0, err
 	}
+	loss, err = t.lossFrom(sl, sy, bp, by, b.Size())
+	return loss, float64(b.Size()), err
+}
+
+// lossFrom combines the heads' outputs: (wS·Σ CE + wB·Σ squared error) / n.
+func (t *multiTask) lossFrom(sl, sy, bp, by *torch.Tensor, n int) (loss *torch.Tensor, err error) {
 	defer torch.Recover(&err)
-	var terms []*torch.Tensor
+	var total *torch.Tensor
+	add := func(x *torch.Tensor) {
+		if total == nil {
+			total = x
+		} else {
+			total = total.MustAdd(x)
+		}
+	}
 	if sl != nil {
 		ce := torch.Must(torch.CrossEntropy(sl, sy, &torch.CrossEntropyOptions{Reduction: torch.ReduceSum, Weight: t.sent.ClassWeights}))
-		terms = append(terms, ce.MustMulScalar(t.wS))
+		add(ce.MustMulScalar(t.wS))
 	}
 	if bp != nil {
-		se := torch.Must(torch.MSELoss(bp, by, torch.ReduceSum))
-		terms = append(terms, se.MustMulScalar(t.wB))
+		add(torch.Must(torch.MSELoss(bp, by, torch.ReduceSum)).MustMulScalar(t.wB))
 	}
-	total := terms[0]
-	for _, x := range terms[1:] {
-		total = total.MustAdd(x)
-	}
-	n := float64(b.Size())
-	return total.MustDivScalar(n), n, nil
+	return total.MustDivScalar(float64(n)), nil
 }
 
 func (t *multiTask) NewEvaluator() train.Evaluator { return &multiEval{t: t} }
@@ -121,42 +128,25 @@ type multiEval struct {
 	loss, n      float64
 }
 
-func (e *multiEval) Add(s *torch.Scope, b *train.Batch) error {
-	l, w, err := e.t.Loss(s, b)
-	if err != nil {
-		return err
-	}
-	lv, err := l.Item()
-	if err != nil {
-		return err
-	}
-	e.loss += lv * w
-	e.n += w
+func (e *multiEval) Add(s *torch.Scope, b *train.Batch) (err error) {
+	defer torch.Recover(&err)
 	sl, sy, bp, by, err := e.t.forward(s, b)
 	if err != nil {
 		return err
 	}
+	l := torch.Must(e.t.lossFrom(sl, sy, bp, by, b.Size()))
+	e.loss += l.MustItem() * float64(b.Size())
+	e.n += float64(b.Size())
 	if sl != nil {
-		am, err := sl.ArgMax(-1, false)
-		if err != nil {
-			return err
-		}
-		p, _ := am.Int64s()
-		y, _ := sy.Int64s()
+		p := torch.Must(sl.MustArgMax(-1, false).Int64s())
+		y := torch.Must(sy.Int64s())
 		for i := range p {
 			e.yPred, e.yTrue = append(e.yPred, int(p[i])), append(e.yTrue, int(y[i]))
 		}
 	}
 	if bp != nil {
-		p, err := bp.MustToDType(torch.Float64).Float64s()
-		if err != nil {
-			return err
-		}
-		y, err := by.MustToDType(torch.Float64).Float64s()
-		if err != nil {
-			return err
-		}
-		e.pred, e.target = append(e.pred, p...), append(e.target, y...)
+		e.pred = append(e.pred, torch.Must(bp.MustToDType(torch.Float64).Float64s())...)
+		e.target = append(e.target, torch.Must(by.MustToDType(torch.Float64).Float64s())...)
 	}
 	return nil
 }
@@ -196,8 +186,10 @@ func (r *runner) fitMultitask(sent, beh *gpt2.SequenceClassifier, sTrain, sValid
 	st := r.opts.Sentiment
 	st.MaxLen = max(r.opts.Sentiment.MaxLen, r.opts.Behavior.MaxLen)
 	cfg := r.stageConfig(st, "multitask")
-	cfg.EarlyStopMetric, cfg.EarlyStopPatience = "loss", 2
-	res, err := train.Fit(r.ctx, &multiTask{sent: sent, beh: beh, wS: r.opts.SentimentWeight, wB: r.opts.BehaviorWeight}, join(sTrain, bTrain), join(sValid, bValid), cfg)
+	valid := join(sValid, bValid)
+	done := r.withEarlyStopping(&cfg, "multitask", "loss", valid)
+	res, err := train.Fit(r.ctx, &multiTask{sent: sent, beh: beh, wS: r.opts.SentimentWeight, wB: r.opts.BehaviorWeight}, join(sTrain, bTrain), valid, cfg)
+	done()
 	if err != nil {
 		return err
 	}

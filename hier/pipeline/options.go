@@ -207,7 +207,7 @@ func (o *Options) resolve() error {
 	if sc.LR <= 0 {
 		sc.LR = ds.LR
 	}
-	if sc.WeightDecay <= 0 {
+	if sc.WeightDecay < 0 {
 		sc.WeightDecay = ds.WeightDecay
 	}
 	sc.Fusion = o.Fusion

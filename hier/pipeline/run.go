@@ -131,6 +131,7 @@ type runner struct {
 	res     *Results
 	curves  map[string][]float64 // training curves for the plots
 	started time.Time
+	purpose string // what the texts being tokenized are for (see textHook)
 }
 
 func (r *runner) timed(name string, fn func() error) error {
@@ -164,8 +165,7 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	}
 	defer backbone.Free()
 	var sent, beh *gpt2.SequenceClassifier
-	var targetMean float64
-	err = r.timed("heads", func() (err error) { sent, beh, targetMean, err = r.heads("both"); return err })
+	err = r.timed("heads", func() (err error) { sent, beh, _, err = r.heads("both"); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 		beh.Free()
 	}()
 	var f *features
-	if err := r.timed("features", func() (err error) { f, err = r.features(backbone, sent, beh, targetMean); return err }); err != nil {
+	if err := r.timed("features", func() (err error) { f, err = r.features(backbone, sent, beh); return err }); err != nil {
 		return nil, err
 	}
 	if err := r.timed("recommenders", func() error { return r.recommenders(f) }); err != nil {
@@ -269,8 +269,21 @@ func (r *runner) prepare(ds *data.Dataset) error {
 	return err
 }
 
+// textHook, when set (by tests), sees every text the pipeline tokenizes, with its purpose
+// (runner.purpose), so tests can check what reaches training and features.
+var textHook func(purpose, text string)
+
+func (r *runner) see(texts ...string) {
+	if textHook != nil {
+		for _, t := range texts {
+			textHook(r.purpose, t)
+		}
+	}
+}
+
 // encode tokenizes text for a model: truncated to maxLen, never empty.
 func (r *runner) encode(text string, maxLen int) []int64 {
+	r.see(text)
 	ids := r.tok.Encode(text)
 	if len(ids) > maxLen {
 		ids = ids[:maxLen]
@@ -288,6 +301,20 @@ func (r *runner) stageConfig(st StageConfig, name string) train.Config {
 		Seed: r.opts.Seed, Device: r.dev, Progress: r.opts.Progress,
 		Logger: r.log.With("stage", name),
 	}
+}
+
+// withEarlyStopping selects the best epoch by metric on the validation set: training stops after
+// 2 evaluations without improvement and the best epoch's weights are restored (kept meanwhile in
+// a scratch checkpoint under OutDir, removed by the returned cleanup). Without validation data
+// all epochs run and the last weights are kept.
+func (r *runner) withEarlyStopping(cfg *train.Config, name, metric string, valid train.Dataset) func() {
+	if len(valid) == 0 {
+		return func() {}
+	}
+	dir := filepath.Join(r.opts.OutDir, "checkpoints", ".best-"+name)
+	cfg.EarlyStopMetric, cfg.EarlyStopPatience = metric, 2
+	cfg.BestModelDir, cfg.LoadBestAtEnd = dir, true
+	return func() { os.RemoveAll(dir) }
 }
 
 func (r *runner) record(name string, res *train.Result) {
@@ -332,6 +359,7 @@ func (r *runner) backbone() (*gpt2.Model, error) {
 		}
 	}
 	// Corpus: training reviews and item descriptions, 5% held out for the LM's validation loss.
+	r.purpose = "pretrain"
 	seen := map[string]bool{}
 	var corpus train.Dataset
 	add := func(s string) {
@@ -475,9 +503,13 @@ func (r *runner) heads(which string) (sent, beh *gpt2.SequenceClassifier, target
 		return nil, nil, 0, fmt.Errorf("pipeline: no training interaction has the behavior target %q", r.opts.BehaviorColumn)
 	}
 	targetMean = baseline.GlobalMean(ys)
+	r.purpose = "sentiment:train"
 	sTrain, _ := r.sentimentSet(sd.Train)
+	r.purpose = "sentiment:valid"
 	sValid, _ := r.sentimentSet(sd.Valid)
+	r.purpose = "behavior:train"
 	bTrain, _ := r.behaviorSet(sd.Train, targetMean)
+	r.purpose = "behavior:valid"
 	bValid, _ := r.behaviorSet(sd.Valid, targetMean)
 	if doSent && len(sTrain) == 0 {
 		return nil, nil, 0, errors.New("pipeline: no rated training interaction for the sentiment head")
@@ -522,8 +554,9 @@ func (r *runner) heads(which string) (sent, beh *gpt2.SequenceClassifier, target
 	} else {
 		if doSent {
 			cfg := r.stageConfig(r.opts.Sentiment, "sentiment")
-			cfg.EarlyStopMetric, cfg.EarlyStopPatience = "macro_f1", 2
+			done := r.withEarlyStopping(&cfg, "sentiment", "macro_f1", sValid)
 			res, err := train.Fit(r.ctx, &train.ClassificationTask{Model: sent, Labels: SentimentLabels, Tokenizer: r.tok}, sTrain, sValid, cfg)
+			done()
 			if err != nil {
 				return fail(err)
 			}
@@ -531,8 +564,9 @@ func (r *runner) heads(which string) (sent, beh *gpt2.SequenceClassifier, target
 		}
 		if doBeh {
 			cfg := r.stageConfig(r.opts.Behavior, "behavior")
-			cfg.EarlyStopMetric, cfg.EarlyStopPatience = "rmse", 2
+			done := r.withEarlyStopping(&cfg, "behavior", "rmse", bValid)
 			res, err := train.Fit(r.ctx, &train.RegressionTask{Model: beh, Tokenizer: r.tok}, bTrain, bValid, cfg)
+			done()
 			if err != nil {
 				return fail(err)
 			}
@@ -574,6 +608,7 @@ func (r *runner) evalHeads(sent, beh *gpt2.SequenceClassifier, targetMean float6
 // evalSentiment is the classification report of the sentiment head on the test reviews.
 func (r *runner) evalSentiment(sent *gpt2.SequenceClassifier) error {
 	sd := r.sd
+	r.purpose = "sentiment:test"
 	sTest, _ := r.sentimentSet(sd.Test)
 	enc := &Encoder{Backbone: sent.Backbone, Head: sent, Tok: r.tok, MaxLen: r.opts.Sentiment.MaxLen, Batch: 64, Pool: PoolLast}
 	ids := make([][]int64, len(sTest))
@@ -605,6 +640,7 @@ func (r *runner) evalSentiment(sent *gpt2.SequenceClassifier) error {
 // training data only, beside the global-mean and user+item-bias baselines.
 func (r *runner) evalBehavior(beh *gpt2.SequenceClassifier, targetMean float64) error {
 	sd := r.sd
+	r.purpose = "behavior:test"
 	bTest, idx := r.behaviorSet(sd.Test, targetMean)
 	benc := &Encoder{Backbone: beh.Backbone, Head: beh, Tok: r.tok, MaxLen: r.opts.Behavior.MaxLen, Batch: 64, Pool: PoolLast}
 	var ids [][]int64
@@ -615,7 +651,7 @@ func (r *runner) evalBehavior(beh *gpt2.SequenceClassifier, targetMean float64) 
 	if err != nil {
 		return err
 	}
-	var users, items, tu, ti []int
+	var users, items []int
 	var ratings []float64
 	for k := range sd.Train {
 		if y := r.behaviorTarget(&sd.Train[k].Interaction); !math.IsNaN(y) {
@@ -632,7 +668,6 @@ func (r *runner) evalBehavior(beh *gpt2.SequenceClassifier, targetMean float64) 
 		truth[i] = bTest[i].Target + targetMean
 		pred[i] = float64(bm.Row(i)[bm.Cols-1]) + targetMean
 		gm[i] = targetMean
-		tu, ti = append(tu, rec.UserIdx), append(ti, rec.ItemIdx)
 		bias[i] = biases.Predict(rec.UserIdx, rec.ItemIdx)
 	}
 	r.res.Behavior = Behavior{

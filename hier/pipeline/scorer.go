@@ -417,9 +417,19 @@ func (sc *Scorer) step(opt torch.Optimizer, batch [][2]int, known []map[int]bool
 		for j := range negs {
 			negs[j] = int64(rng.IntN(numItems))
 		}
-		cand := s.Track(torch.Must(torch.FromSlice(append(append([]int64{}, pos...), negs...))))
-		v := sc.itemVecs(s, cand)                     // [B+N, D]
-		logits := u.MustMatMul(v.MustTranspose(0, 1)) // [B, B+N]
+		all := append(append([]int64{}, pos...), negs...)
+		cand := s.Track(torch.Must(torch.FromSlice(all)))
+		// Accidental hits: a candidate equal to row b's positive (other than column b itself) is
+		// not a negative for row b, so its logit is masked out.
+		hit := make([]bool, B*len(all))
+		for b := range pos {
+			for j, c := range all {
+				hit[b*len(all)+j] = c == pos[b] && j != b
+			}
+		}
+		hitT := s.Track(torch.Must(torch.FromSlice(hit, int64(B), int64(len(all)))))
+		v := sc.itemVecs(s, cand)                                                        // [B+N, D+1]
+		logits := u.MustMatMul(v.MustTranspose(0, 1)).MustMaskedFill(hitT, math.Inf(-1)) // [B, B+N]
 		target := s.Track(torch.Must(torch.Arange(0, float64(B), 1, torch.Int64, torch.CPU)))
 		l = torch.Must(torch.CrossEntropy(logits, target, nil))
 	default: // BPR: −log σ(s_ui − s_uj) with j uniform among the user's non-interacted items

@@ -409,7 +409,8 @@ func TestFitErrors(t *testing.T) {
 	_, err = Fit(ctx, lm, Dataset{{InputIDs: []int64{3, 4}}, {InputIDs: []int64{3}}}, nil, ok)
 	require.ErrorContains(t, err, "at least 2")
 
-	noPad := c.Clone()
+	noPad, err := c.Clone()
+	require.NoError(t, err)
 	noPad.PadTokenID = nil
 	np := newClassifier(t, noPad, torch.Float32, 63, 2)
 	_, err = Fit(ctx, &ClassificationTask{Model: np}, tr, nil, ok)

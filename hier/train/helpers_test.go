@@ -63,7 +63,10 @@ func newBackbone(t testing.TB, c *gpt2.Config, dt torch.DType, seed uint64) *gpt
 // newClassifier makes a sequence classifier with numLabels outputs (1: regression), freed when
 // the test ends.
 func newClassifier(t testing.TB, c *gpt2.Config, dt torch.DType, seed uint64, numLabels int) *gpt2.SequenceClassifier {
-	c = c.Clone()
+	c, err := c.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if numLabels == 1 {
 		n := 1
 		c.NumLabelsField = &n
