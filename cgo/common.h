@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <memory>
+#include <tuple>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -44,8 +46,27 @@ inline void sync_num_threads() {
 ht_err make_err(const char *msg);
 
 inline ht_tensor wrap(at::Tensor t) {
+  ht_tensor h = new ht_tensor_s{std::move(t)};
   live_tensors.fetch_add(1, std::memory_order_relaxed);
-  return new ht_tensor_s{std::move(t)};
+  return h;
+}
+
+// wrap_all publishes several results at once: every handle is allocated first, so an allocation
+// failure leaks none of them and writes no output.
+inline void wrap_all(std::vector<at::Tensor> ts, ht_tensor *outs) {
+  std::vector<std::unique_ptr<ht_tensor_s>> hs;
+  hs.reserve(ts.size());
+  for (auto &t : ts) hs.push_back(std::make_unique<ht_tensor_s>(ht_tensor_s{std::move(t)}));
+  for (size_t i = 0; i < hs.size(); i++) outs[i] = hs[i].release();
+  live_tensors.fetch_add(static_cast<int64_t>(hs.size()), std::memory_order_relaxed);
+}
+
+// wrap_pair publishes two results (values, indices) with wrap_all's guarantee.
+inline void wrap_pair(std::tuple<at::Tensor, at::Tensor> r, ht_tensor *a, ht_tensor *b) {
+  ht_tensor outs[2];
+  wrap_all({std::get<0>(r), std::get<1>(r)}, outs);
+  *a = outs[0];
+  *b = outs[1];
 }
 
 inline const at::Tensor &T(ht_tensor h) {

@@ -28,7 +28,16 @@ void export_named(const std::vector<std::pair<std::string, at::Tensor>> &items, 
     throw std::bad_alloc();
   }
   std::memcpy(s, joined.c_str(), joined.size() + 1);
-  for (size_t i = 0; i < items.size(); i++) arr[i] = ht::wrap(items[i].second);
+  std::vector<at::Tensor> ts;
+  ts.reserve(items.size());
+  for (const auto &it : items) ts.push_back(it.second);
+  try {
+    ht::wrap_all(std::move(ts), arr);
+  } catch (...) {
+    std::free(arr);
+    std::free(s);
+    throw;
+  }
   *tensors = arr;
   *names = s;
   *n = static_cast<int>(items.size());

@@ -3,6 +3,7 @@
 
 using ht::T;
 using ht::wrap;
+using ht::wrap_pair;
 
 namespace {
 at::Tensor binary(int op, const at::Tensor &a, const at::Tensor &b, double alpha) {
@@ -165,9 +166,7 @@ ht_err ht_reduce(int op, ht_tensor h, const int64_t *dp, int ndims, int keepdim,
 ht_err ht_max_dim(ht_tensor t, int64_t dim, int keepdim, int is_min, ht_tensor *values,
                   ht_tensor *indices) {
   HT_TRY
-  auto r = is_min ? at::min(T(t), dim, keepdim) : at::max(T(t), dim, keepdim);
-  *values = wrap(std::get<0>(r));
-  *indices = wrap(std::get<1>(r));
+  wrap_pair(is_min ? at::min(T(t), dim, keepdim) : at::max(T(t), dim, keepdim), values, indices);
   HT_CATCH
 }
 
@@ -239,8 +238,9 @@ ht_err ht_split(ht_tensor t, int64_t split_size, int64_t chunks, int64_t dim, ht
   if (static_cast<int64_t>(parts.size()) > cap)
     throw std::invalid_argument("split produced " + std::to_string(parts.size()) + " pieces, room for " +
                                 std::to_string(cap));
-  for (size_t i = 0; i < parts.size(); i++) outs[i] = wrap(parts[i]);
-  *n = static_cast<int>(parts.size());
+  const int count = static_cast<int>(parts.size());
+  ht::wrap_all(std::move(parts), outs);
+  *n = count;
   HT_CATCH
 }
 
@@ -277,17 +277,13 @@ ht_err ht_index_add(ht_tensor t, int64_t dim, ht_tensor index, ht_tensor source,
 ht_err ht_topk(ht_tensor t, int64_t k, int64_t dim, int largest, int sorted, ht_tensor *values,
                ht_tensor *indices) {
   HT_TRY
-  auto r = at::topk(T(t), k, dim, largest != 0, sorted != 0);
-  *values = wrap(std::get<0>(r));
-  *indices = wrap(std::get<1>(r));
+  wrap_pair(at::topk(T(t), k, dim, largest != 0, sorted != 0), values, indices);
   HT_CATCH
 }
 
 ht_err ht_sort(ht_tensor t, int64_t dim, int descending, ht_tensor *values, ht_tensor *indices) {
   HT_TRY
-  auto r = at::sort(T(t), /*stable=*/true, dim, descending != 0);
-  *values = wrap(std::get<0>(r));
-  *indices = wrap(std::get<1>(r));
+  wrap_pair(at::sort(T(t), /*stable=*/true, dim, descending != 0), values, indices);
   HT_CATCH
 }
 
