@@ -15,6 +15,7 @@ func init() { commands = append(commands, cmdDemo()) }
 func cmdDemo() *cli.Command {
 	flags := []cli.Flag{
 		outFlag("output directory (default: a new directory runs/demo-<timestamp> under the working directory)"),
+		overwriteFlag(),
 		noProgressFlag(),
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all 300",
 			Usage: "keep only the first N synthetic users (a slice for a quicker demo)"},
@@ -25,7 +26,7 @@ func cmdDemo() *cli.Command {
 	flags = append(flags, recommenderFlags()...)
 	return &cli.Command{
 		Name:      "demo",
-		Usage:     "run the whole recommender pipeline on the built-in seeded synthetic shop (about a minute on 2 CPU cores)",
+		Usage:     "run the whole recommender pipeline on the built-in seeded synthetic shop (about a minute on 2 idle CPU cores)",
 		UsageText: "hier demo [--out DIR] [--fusion concat|weighted|gate] [--multitask] [--json]",
 		Description: "Generates the seeded synthetic shop (300 users, 120 items in 6 categories, reviews with\n" +
 			"ratings; data.DefaultSyntheticConfig) and runs the pipeline of 'hier run' on it with the demo\n" +

@@ -21,6 +21,7 @@ import (
 	"github.com/hier-ai/hier/hier/eval"
 	"github.com/hier-ai/hier/hier/pipeline"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 // Help categories of the pipeline flags.
@@ -64,6 +65,13 @@ const (
 	fModel      = "model"
 	fNoProgress = "no-progress"
 )
+
+// overwriteFlag lets run and demo replace an existing run directory (only once the new run has
+// finished: the run is built aside and swapped in).
+func overwriteFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "overwrite", Category: catOutput,
+		Usage: "replace an existing run in --out (the new run is built aside and swapped in only when it succeeds)"}
+}
 
 func noProgressFlag() cli.Flag {
 	return &cli.BoolFlag{Name: fNoProgress, Category: catOutput, Usage: "do not draw the training progress bars on stderr"}
@@ -210,7 +218,11 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 		return err
 	}
 	o.Seed, o.Device, o.Threads = env.Seed, env.DeviceFlag, env.Threads
-	o.Progress = !env.JSON && !c.Bool(fNoProgress)
+	// Bars only on a terminal: redirected to a file they would be one long line of updates.
+	o.Progress = !env.JSON && !c.Bool(fNoProgress) && term.IsTerminal(int(os.Stderr.Fd()))
+	if c.Bool("overwrite") {
+		o.Overwrite = true
+	}
 	set := c.IsSet
 	if set(fData) {
 		p, err := dataPath(c.String(fData))

@@ -8,7 +8,7 @@ import (
 func init() { commands = append(commands, cmdRun()) }
 
 func cmdRun() *cli.Command {
-	flags := []cli.Flag{outFlag("output directory (required; created if missing)"), noProgressFlag()}
+	flags := []cli.Flag{outFlag("output directory (required; created if missing; must be empty unless --overwrite)"), overwriteFlag(), noProgressFlag()}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags,
 		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone,

@@ -1,6 +1,7 @@
 package gpt2
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -105,7 +106,13 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 	state := map[string]*torch.Tensor{}
 	extra := map[string]*torch.Tensor{}
 	var extraKeys []string
-	for name, t := range raw {
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names) // deterministic reports and errors
+	for _, name := range names {
+		t := raw[name]
 		n := name
 		if strings.HasPrefix(n, "transformer.") {
 			n = strings.TrimPrefix(n, "transformer.")
@@ -136,7 +143,12 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 	sort.Strings(rep.Unexpected)
 	sort.Strings(rep.Ignored)
 	if len(rep.Missing) > 0 {
-		return nil, nil, rep, fmt.Errorf("gpt2: %s lacks %d backbone parameter(s): %s", file, len(rep.Missing), strings.Join(rep.Missing, ", "))
+		shown := rep.Missing
+		more := ""
+		if len(shown) > 6 {
+			shown, more = shown[:6], fmt.Sprintf(" and %d more", len(rep.Missing)-6)
+		}
+		return nil, nil, rep, fmt.Errorf("gpt2: %s lacks %d backbone parameter(s): %s%s", file, len(rep.Missing), strings.Join(shown, ", "), more)
 	}
 	dt := opts.DType
 	if dt == 0 {
@@ -236,7 +248,7 @@ func LoadSequenceClassifier(dir string, opts LoadOptions) (*SequenceClassifier, 
 			got := score.Shape()
 			score.Free()
 			m.Free()
-			return nil, rep, fmt.Errorf("gpt2: %s: score.weight has shape %v, num_labels=%d needs %v (pass InitHead to start a new head)", rep.File, got, cfg.NumLabels(), want)
+			return nil, rep, fmt.Errorf("gpt2: %s: score.weight has shape %v, num_labels=%d needs %v (start a new head: LoadOptions.InitHead, as hier finetune does)", rep.File, got, cfg.NumLabels(), want)
 		}
 		score.Free()
 		score = nil
@@ -244,7 +256,7 @@ func LoadSequenceClassifier(dir string, opts LoadOptions) (*SequenceClassifier, 
 	if score == nil {
 		if !opts.InitHead {
 			m.Free()
-			return nil, rep, fmt.Errorf("gpt2: %s has no score.weight (a backbone-only checkpoint); initialise a new classification head explicitly (InitHead / --init-head)", rep.File)
+			return nil, rep, fmt.Errorf("gpt2: %s has no score.weight (a backbone-only checkpoint); initialise a new classification head explicitly (LoadOptions.InitHead, as hier finetune does)", rep.File)
 		}
 		c, err := NewSequenceClassifier(m, opts.Generator)
 		if err != nil {
@@ -318,6 +330,35 @@ func saveDir(dir string, write func(tmp string) error) (err error) {
 	return nil
 }
 
+// saveTokenizer writes vocab.json and merges.txt and the HF tokenizer metadata that makes
+// GPT2Tokenizer.from_pretrained(dir) pad with <|endoftext|> (GPT-2 has no pad token of its own):
+// tokenizer_config.json and special_tokens_map.json.
+func saveTokenizer(dir string, tok *Tokenizer, cfg *Config) error {
+	if err := tok.SaveFiles(dir); err != nil {
+		return err
+	}
+	special := map[string]string{"bos_token": EndOfTextToken, "eos_token": EndOfTextToken, "unk_token": EndOfTextToken}
+	if cfg.PadTokenID != nil {
+		if s, ok := tok.IDToToken(*cfg.PadTokenID); ok {
+			special["pad_token"] = s
+		}
+	}
+	tc := map[string]any{"tokenizer_class": "GPT2Tokenizer", "model_max_length": cfg.NPositions, "add_prefix_space": false}
+	for k, v := range special {
+		tc[k] = v
+	}
+	for name, v := range map[string]any{"tokenizer_config.json": tc, "special_tokens_map.json": special} {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := torch.WriteFileAtomic(filepath.Join(dir, name), func(f *os.File) error { _, err := f.Write(append(b, '\n')); return err }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func saveTensors(path string, ps []NamedParam) error {
 	m := make(map[string]*torch.Tensor, len(ps))
 	for _, p := range ps {
@@ -358,7 +399,7 @@ func (c *SequenceClassifier) Save(dir string, tok *Tokenizer) error {
 			return err
 		}
 		if tok != nil {
-			return tok.SaveFiles(tmp)
+			return saveTokenizer(tmp, tok, cfg)
 		}
 		return nil
 	})
@@ -386,7 +427,7 @@ func (m *Model) SaveLM(dir string, tok *Tokenizer) error {
 			return err
 		}
 		if tok != nil {
-			return tok.SaveFiles(tmp)
+			return saveTokenizer(tmp, tok, cfg)
 		}
 		return nil
 	})

@@ -37,7 +37,9 @@ type StageConfig struct {
 	MaxLen      int     `json:"max_len"` // tokens per example
 }
 
-// Options configure Run. Zero values take the defaults of DefaultOptions.
+// Options configure Run. Start from DefaultOptions (or DemoOptions) and change fields: zero
+// numeric and string fields take DefaultOptions' values, but booleans are used as given (the
+// defaults turn BalanceSentiment and ScorerSearch on).
 type Options struct {
 	DataPath string `json:"data_path,omitempty"` // a dataset file or directory (see data.Load)
 	// Synthetic, when set (and DataPath is empty), generates the dataset with data.Synthetic.
@@ -49,6 +51,7 @@ type Options struct {
 	Seed                uint64 `json:"seed"`
 	Device              string `json:"device"`  // auto, cpu, cuda, cuda:N
 	Threads             int    `json:"threads"` // libtorch intra-op threads
+	Overwrite           bool   `json:"-"`       // Run may replace an existing run directory at OutDir
 	Strict              bool   `json:"strict"`  // malformed records are errors instead of being skipped
 	// Columns maps a generic CSV/JSONL file's columns (user, item, rating, time, text, summary,
 	// numeric behaviour columns); nil detects the Amazon or MovieLens layouts.

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/hier-ai/hier/hier/baseline"
@@ -150,13 +152,40 @@ func (r *runner) timed(name string, fn func() error) error {
 // backbone (given checkpoint or a small GPT-2 pre-trained on training-split text), H1 and H2
 // heads (separately or multi-task), the interest vectors H0/H1/H2, the fused recommender and
 // its ablations, the baselines, and the evaluation; everything is written under opts.OutDir.
-func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.Logger) (*Results, error) {
+//
+// The run directory is built in a temporary sibling of opts.OutDir and moved into place only when
+// everything succeeded, so a failed or interrupted run never leaves a half-written or mixed run
+// directory. An existing run directory at opts.OutDir is replaced only with opts.Overwrite.
+func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.Logger) (res *Results, err error) {
+	final := filepath.Clean(opts.OutDir)
+	if final == "." || final == "" {
+		return nil, errors.New("pipeline: option out_dir is required")
+	}
+	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 && !opts.Overwrite {
+		return nil, fmt.Errorf("pipeline: output directory %s is not empty; choose another or allow replacing it (Options.Overwrite, --overwrite)", final)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(work)
+		}
+	}()
+	opts.OutDir = work
 	r, err := setup(ctx, ds, opts, log)
 	if err != nil {
 		return nil, err
 	}
 	opts = r.opts
-	if err := writeJSON(filepath.Join(opts.OutDir, ConfigFileName), opts); err != nil {
+	r.res.OutDir = final
+	saved := opts
+	saved.OutDir = final
+	if err := writeJSON(filepath.Join(opts.OutDir, ConfigFileName), saved); err != nil {
 		return nil, err
 	}
 	var backbone *gpt2.Model
@@ -190,7 +219,31 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	if err := writeJSON(filepath.Join(opts.OutDir, MetricsFileName), r.res); err != nil {
 		return nil, err
 	}
+	if err := swapDir(work, final); err != nil {
+		return nil, err
+	}
 	return r.res, nil
+}
+
+// swapDir moves the finished directory work to final, replacing what was there.
+func swapDir(work, final string) error {
+	var old string
+	if _, err := os.Stat(final); err == nil {
+		old = work + ".old"
+		if err := os.Rename(final, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(work, final); err != nil {
+		if old != "" {
+			_ = os.Rename(old, final)
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
 }
 
 // setup resolves the options, configures libtorch (device, threads, seed), slices and splits
@@ -258,8 +311,35 @@ func (r *runner) prepare(ds *data.Dataset) error {
 	r.res.Split.Train, r.res.Split.Valid, r.res.Split.Test, r.res.Split.TrainOnlyUsers = len(sd.Train), len(sd.Valid), len(sd.Test), sd.TrainOnlyUsers
 	r.log.Info("data", "dataset", ds.Name, "users", c.Users, "items", c.Items, "interactions", c.Interactions, "skipped", c.Skipped, "duplicates", c.Duplicates,
 		"train", len(sd.Train), "valid", len(sd.Valid), "test", len(sd.Test), "train_only_users", sd.TrainOnlyUsers)
+	for i, reason := range ds.SkippedReasons {
+		if i == 5 {
+			r.log.Warn("more records skipped", "shown", 5, "skipped", ds.Counts.Skipped)
+			break
+		}
+		r.log.Warn("record skipped", "reason", reason)
+	}
 	if len(sd.Test) == 0 {
 		return errors.New("pipeline: no user has 3 or more interactions, so there is nothing to evaluate")
+	}
+	if col := r.opts.BehaviorColumn; col != "rating" {
+		avail := map[string]bool{}
+		found := false
+		for k := range sd.Train {
+			for name := range sd.Train[k].Values {
+				avail[name] = true
+			}
+			if _, ok := sd.Train[k].Values[col]; ok {
+				found = true
+			}
+		}
+		if !found {
+			names := make([]string, 0, len(avail))
+			for n := range avail {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("pipeline: behavior column %q: no training interaction has it (available: %s)", col, strings.Join(append([]string{"rating"}, names...), ", "))
+		}
 	}
 	if r.opts.ModelDir != "" {
 		r.tok, err = gpt2.LoadTokenizerFor(r.opts.ModelDir)

@@ -41,16 +41,16 @@ func ParseFusion(s string) (Fusion, error) {
 
 // ScorerConfig configures the recommender trained on top of the interest vectors.
 type ScorerConfig struct {
-	Dim         int     // width D of H and of item vectors (default 64)
-	Fusion      Fusion  // how levels combine (default gate)
-	Loss        string  // "bpr" (Rendle et al. 2009) or "sampled_softmax" (in-batch + uniform negatives)
-	Negatives   int     // extra uniform negatives per batch for sampled_softmax (default 100)
-	Epochs      int     // maximum epochs (default 40)
-	Patience    int     // early stopping on validation NDCG@10 (default 5)
-	BatchSize   int     // interactions per step (default 256)
-	LR          float64 // AdamW learning rate (default 3e-3)
-	WeightDecay float64 // AdamW decoupled weight decay (default 1e-4)
-	Seed        uint64
+	Dim         int     `json:"dim"`          // width D of H and of item vectors (default 64)
+	Fusion      Fusion  `json:"fusion"`       // how levels combine (default gate)
+	Loss        string  `json:"loss"`         // "bpr" (Rendle et al. 2009) or "sampled_softmax" (in-batch + uniform negatives, accidental hits masked)
+	Negatives   int     `json:"negatives"`    // extra uniform negatives per batch for sampled_softmax (default 100)
+	Epochs      int     `json:"epochs"`       // maximum epochs (default 40)
+	Patience    int     `json:"patience"`     // early stopping on validation NDCG@10 (default 5)
+	BatchSize   int     `json:"batch_size"`   // interactions per step (default 256)
+	LR          float64 `json:"lr"`           // AdamW learning rate (default 3e-3)
+	WeightDecay float64 `json:"weight_decay"` // AdamW decoupled weight decay (default 1e-4)
+	Seed        uint64  `json:"seed"`
 }
 
 func (c ScorerConfig) withDefaults() ScorerConfig {

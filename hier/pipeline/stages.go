@@ -211,6 +211,14 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 	if err := r.baselines(); err != nil {
 		return nil, err
 	}
+	// What evaluation cannot recompute (how the run was trained) comes from its metrics.json.
+	if raw, err := os.ReadFile(filepath.Join(runDir, MetricsFileName)); err == nil {
+		var prev Results
+		if json.Unmarshal(raw, &prev) == nil {
+			r.res.Backbone, r.res.Recommenders, r.res.Multitask = prev.Backbone, prev.Recommenders, prev.Multitask
+		}
+	}
+	r.res.Timings = map[string]float64{"evaluate": time.Since(start).Seconds()}
 	r.res.WallSeconds = time.Since(start).Seconds()
 	return r.res, nil
 }
