@@ -96,14 +96,19 @@ func TestInspectKeyProblems(t *testing.T) {
 	extra := writeCheckpoint(t, func(ts map[string]*torch.Tensor) {
 		ts["transformer.extra.weight"] = torch.MustOnes([]int64{2}, torch.Float32, torch.CPU)
 	})
+	// Problems are reported in full on stdout, then exit 1 with one error line.
+	res0 := hier(t, "inspect", "--json", "--model", extra)
+	requireOneLineError(t, res0, exitError, "unexpected keys")
 	var r inspectOutput
-	okJSON(t, &r, "inspect", "--json", "--model", extra)
+	require.NoError(t, jsonUnmarshal(res0.Stdout, &r))
 	assert.False(t, r.OK)
 	assert.Equal(t, []string{"transformer.extra.weight"}, r.Keys.Unexpected)
 	require.Len(t, r.Problems, 1)
 	assert.Contains(t, r.Problems[0], "unexpected keys")
 	assert.Regexp(t, `^PROBLEMS: `, r.Verdict)
-	assert.Contains(t, ok(t, "inspect", "--model", extra), "unexpected (1): transformer.extra.weight")
+	human := hier(t, "inspect", "--model", extra)
+	require.Equal(t, exitError, human.Code)
+	assert.Contains(t, human.Stdout, "unexpected (1): transformer.extra.weight")
 
 	noLnF := writeCheckpoint(t, func(ts map[string]*torch.Tensor) {
 		ts["transformer.ln_f.bias"].Free()
@@ -127,8 +132,10 @@ func TestInspectKeyProblems(t *testing.T) {
 		ts["score.weight"].Free()
 		ts["score.weight"] = torch.MustZeros([]int64{5, 32}, torch.Float32, torch.CPU)
 	})
+	resWH := hier(t, "inspect", "--json", "--model", wrongHead)
+	requireOneLineError(t, resWH, exitError, "problem")
 	var wh inspectOutput
-	okJSON(t, &wh, "inspect", "--json", "--model", wrongHead)
+	require.NoError(t, jsonUnmarshal(resWH.Stdout, &wh))
 	assert.False(t, wh.OK)
 	assert.True(t, wh.Head.Present)
 	assert.Contains(t, wh.Head.Note, "score.weight has shape [5 32]")

@@ -79,7 +79,8 @@ func cmdInspect() *cli.Command {
 			"head is wte and not counted twice), the key report (missing / unexpected / ignored keys,\n" +
 			"whether names carry the \"transformer.\" prefix) and a one-line verdict. A checkpoint\n" +
 			"without score.weight is inspected as a backbone (\"no classification head\").\n" +
-			"The exit status is 1 when the weights do not load (missing parameters, wrong shapes).\n\n" +
+			"The exit status is 1 when any problem is found (weights that do not load, missing or\n" +
+			"unexpected keys, a head whose shape does not match num_labels); the report is printed first.\n\n" +
 			"JSON (--json): {\"model\", \"config\": {\"architectures\", \"n_layer\", \"n_head\", \"n_embd\",\n" +
 			"\"n_inner\", \"vocab_size\", \"n_positions\", \"activation_function\", \"layer_norm_epsilon\",\n" +
 			"\"num_labels\", \"id2label\", \"problem_type\", \"pad_token_id\", \"torch_dtype\", \"weights_dtype\"},\n" +
@@ -168,7 +169,13 @@ func runInspect(c *cli.Context) error {
 	}
 	out.OK = len(out.Problems) == 0
 	out.Verdict = verdict(out)
-	return printInspect(env, out)
+	if err := printInspect(env, out); err != nil {
+		return err
+	}
+	if !out.OK {
+		return fmt.Errorf("inspect: %s: %d problem(s): %s", out.Model, len(out.Problems), out.Problems[0])
+	}
+	return nil
 }
 
 func summariseConfig(cfg *gpt2.Config) inspectConfig {
@@ -225,9 +232,13 @@ func weightsDType(hs []torch.SafetensorsHeader) string {
 
 func verdict(out inspectOutput) string {
 	var what string
-	if out.Head.Present && out.Config.ProblemType != "" {
+	if out.Head.Present {
+		pt := out.Config.ProblemType
+		if pt == "" {
+			pt = "problem_type unset"
+		}
 		what = fmt.Sprintf("GPT-2 sequence classifier (%d layers, n_embd %d; head %v, %s)",
-			out.Config.NLayer, out.Config.NEmbd, out.Head.Shape, out.Config.ProblemType)
+			out.Config.NLayer, out.Config.NEmbd, out.Head.Shape, pt)
 	} else {
 		what = fmt.Sprintf("GPT-2 backbone (%d layers, n_embd %d), no classification head", out.Config.NLayer, out.Config.NEmbd)
 	}
