@@ -15,7 +15,7 @@
 # writes its Python measurements as JSON files $out/py_<section>_<round>.json (a key repeated
 # across files is reported as its median), and adds table rows with
 # `row 'label|hier expr|pytorch expr'`. Expressions are go:<Benchmark>:<unit> or py:<json key>,
-# or a difference of two (see torch/internal/benchtable). To add a section (say GPT-2 training
+# or a difference of two (see scripts/benchtable). To add a section (say GPT-2 training
 # tokens/s), write a function like section_torch_ops and call it below.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,7 +88,7 @@ done
 echo
 cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
 pyver="$(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'n/a')"
-go run ./torch/internal/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
+go run ./scripts/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
   -caption "hier vs PyTorch eager: ${cpu:-$(uname -m)}, $(nproc) CPUs, $threads intra-op threads, go test -benchtime $benchtime, median of $count alternating rounds; PyTorch $pyver"
 
 # ---- GPT-2 training and forward throughput (separate table; see scripts/bench_gpt2.sh) ----

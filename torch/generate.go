@@ -1,3 +1,3 @@
 package torch
 
-//go:generate go run ./internal/genmust
+//go:generate go run ../scripts/genmust
