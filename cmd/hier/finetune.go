@@ -58,23 +58,7 @@ func runFinetune(c *cli.Context) error {
 	default:
 		return usageErrorf("finetune: --task %q: want sentiment, behavior or multitask", c.String("task"))
 	}
-	if _, err := requireString(c, fData); err != nil {
-		return err
-	}
-	if _, err := requireString(c, fModel); err != nil {
-		return err
-	}
-	out, err := requireString(c, fOut)
-	if err != nil {
-		return err
-	}
-	log := pipelineLogger(c, env)
-	opts := pipeline.DefaultOptions()
-	if err := applyFlags(c, env, &opts); err != nil {
-		return err
-	}
-	opts.OutDir = out
-	cleanup, err := prepareOutDir(log, out)
+	opts, log, cleanup, err := setupPipeline(c, env, pipeline.DefaultOptions(), fData, fModel)
 	if err != nil {
 		return err
 	}

@@ -369,6 +369,35 @@ func modelPath(p string) (string, error) {
 // prepareOutDir creates dir (and its parents); it refuses a path that is a file. The returned
 // cleanup removes the directory again if this call created it and it is still empty (a run
 // that failed early leaves nothing behind).
+// setupPipeline is the common start of the pipeline commands: it checks the required flags
+// (--out always), builds the options from base and the flags, and prepares --out. It returns the
+// options, the logger and a cleanup that removes an --out it created if the command fails.
+func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...string) (pipeline.Options, *slog.Logger, func(), error) {
+	for _, name := range required {
+		if _, err := requireString(c, name); err != nil {
+			return base, nil, nil, err
+		}
+	}
+	out, err := requireString(c, fOut)
+	if err != nil {
+		return base, nil, nil, err
+	}
+	log := pipelineLogger(c, env)
+	opts := base
+	if err := applyFlags(c, env, &opts); err != nil {
+		return base, nil, nil, err
+	}
+	if opts.ContinuePretraining && opts.ModelDir == "" {
+		return base, nil, nil, usageErrorf("%s: --continue-pretraining needs --model", c.Command.Name)
+	}
+	opts.OutDir = out
+	cleanup, err := prepareOutDir(log, out)
+	if err != nil {
+		return base, nil, nil, err
+	}
+	return opts, log, cleanup, nil
+}
+
 func prepareOutDir(log *slog.Logger, dir string) (cleanup func(), err error) {
 	cleanup = func() {}
 	fi, err := os.Stat(dir)

@@ -43,20 +43,7 @@ func cmdPretrain() *cli.Command {
 
 func runPretrain(c *cli.Context) error {
 	env := envOf(c)
-	if _, err := requireString(c, fData); err != nil {
-		return err
-	}
-	out, err := requireString(c, fOut)
-	if err != nil {
-		return err
-	}
-	log := pipelineLogger(c, env)
-	opts := pipeline.DefaultOptions()
-	if err := applyFlags(c, env, &opts); err != nil {
-		return err
-	}
-	opts.OutDir = out
-	cleanup, err := prepareOutDir(log, out)
+	opts, log, cleanup, err := setupPipeline(c, env, pipeline.DefaultOptions(), fData)
 	if err != nil {
 		return err
 	}

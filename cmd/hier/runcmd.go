@@ -45,23 +45,7 @@ func cmdRun() *cli.Command {
 
 func runRun(c *cli.Context) error {
 	env := envOf(c)
-	if _, err := requireString(c, fData); err != nil {
-		return err
-	}
-	out, err := requireString(c, fOut)
-	if err != nil {
-		return err
-	}
-	log := pipelineLogger(c, env)
-	opts := pipeline.DefaultOptions()
-	if err := applyFlags(c, env, &opts); err != nil {
-		return err
-	}
-	if opts.ContinuePretraining && opts.ModelDir == "" {
-		return usageErrorf("run: --continue-pretraining needs --model")
-	}
-	opts.OutDir = out
-	cleanup, err := prepareOutDir(log, out)
+	opts, log, cleanup, err := setupPipeline(c, env, pipeline.DefaultOptions(), fData)
 	if err != nil {
 		return err
 	}
