@@ -111,7 +111,9 @@ func report(b *testing.B, c benchCase) {
 	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
 }
 
-func BenchmarkGPT2TrainClassifier(b *testing.B) {
+// runGPT2Bench runs one sub-benchmark per case: a model and inputs are built, then step (one
+// warm-up call, then b.N timed calls) is what is measured. step gets a fresh scope each call.
+func runGPT2Bench(b *testing.B, setup func(b *testing.B, cls *SequenceClassifier) (step func(s *torch.Scope, ids, labels *torch.Tensor) error, done func())) {
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) {
 			benchThreads(b)
@@ -119,101 +121,73 @@ func BenchmarkGPT2TrainClassifier(b *testing.B) {
 			defer cls.Free()
 			ids, labels := benchInputs(b, c)
 			defer torch.FreeAll(ids, labels)
-			opt := benchOptimizer(b, cls.Params())
-			defer opt.Free()
-			cls.Train(true)
-			step := func() {
+			step, done := setup(b, cls)
+			defer done()
+			run := func() {
 				s := torch.NewScope()
 				defer s.Close()
-				out, err := cls.Forward(s, ids, nil, labels)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := opt.ZeroGrad(); err != nil {
-					b.Fatal(err)
-				}
-				if err := out.Loss.Backward(); err != nil {
-					b.Fatal(err)
-				}
-				if err := opt.Step(); err != nil {
+				if err := step(s, ids, labels); err != nil {
 					b.Fatal(err)
 				}
 			}
-			step() // warm-up
+			run() // warm-up
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				step()
+				run()
 			}
 			report(b, c)
 		})
 	}
+}
+
+// trainStep is backward of loss and one AdamW step.
+func trainStep(opt *torch.AdamW, loss *torch.Tensor) error {
+	if err := opt.ZeroGrad(); err != nil {
+		return err
+	}
+	if err := loss.Backward(); err != nil {
+		return err
+	}
+	return opt.Step()
+}
+
+func BenchmarkGPT2TrainClassifier(b *testing.B) {
+	runGPT2Bench(b, func(b *testing.B, cls *SequenceClassifier) (func(*torch.Scope, *torch.Tensor, *torch.Tensor) error, func()) {
+		opt := benchOptimizer(b, cls.Params())
+		cls.Train(true)
+		return func(s *torch.Scope, ids, labels *torch.Tensor) error {
+			out, err := cls.Forward(s, ids, nil, labels)
+			if err != nil {
+				return err
+			}
+			return trainStep(opt, out.Loss)
+		}, opt.Free
+	})
 }
 
 func BenchmarkGPT2TrainLM(b *testing.B) {
-	for _, c := range benchCases {
-		b.Run(c.name, func(b *testing.B) {
-			benchThreads(b)
-			cls := benchModel(b, c)
-			defer cls.Free()
-			m := cls.Backbone
-			ids, labels := benchInputs(b, c)
-			defer torch.FreeAll(ids, labels)
-			opt := benchOptimizer(b, m.Params())
-			defer opt.Free()
-			m.Train(true)
-			step := func() {
-				s := torch.NewScope()
-				defer s.Close()
-				loss, _, err := m.LMLoss(s, ids, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := opt.ZeroGrad(); err != nil {
-					b.Fatal(err)
-				}
-				if err := loss.Backward(); err != nil {
-					b.Fatal(err)
-				}
-				if err := opt.Step(); err != nil {
-					b.Fatal(err)
-				}
+	runGPT2Bench(b, func(b *testing.B, cls *SequenceClassifier) (func(*torch.Scope, *torch.Tensor, *torch.Tensor) error, func()) {
+		m := cls.Backbone
+		opt := benchOptimizer(b, m.Params())
+		m.Train(true)
+		return func(s *torch.Scope, ids, _ *torch.Tensor) error {
+			loss, _, err := m.LMLoss(s, ids, nil)
+			if err != nil {
+				return err
 			}
-			step()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				step()
-			}
-			report(b, c)
-		})
-	}
+			return trainStep(opt, loss)
+		}, opt.Free
+	})
 }
 
 func BenchmarkGPT2Forward(b *testing.B) {
-	for _, c := range benchCases {
-		b.Run(c.name, func(b *testing.B) {
-			benchThreads(b)
-			cls := benchModel(b, c)
-			defer cls.Free()
-			ids, labels := benchInputs(b, c)
-			defer torch.FreeAll(ids, labels)
-			cls.Train(false)
-			step := func() {
-				err := torch.NoGrad(func() error {
-					s := torch.NewScope()
-					defer s.Close()
-					_, err := cls.Forward(s, ids, nil, nil)
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			step()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				step()
-			}
-			report(b, c)
-		})
-	}
+	runGPT2Bench(b, func(b *testing.B, cls *SequenceClassifier) (func(*torch.Scope, *torch.Tensor, *torch.Tensor) error, func()) {
+		cls.Train(false)
+		return func(s *torch.Scope, ids, _ *torch.Tensor) error {
+			return torch.NoGrad(func() error {
+				_, err := cls.Forward(s, ids, nil, nil)
+				return err
+			})
+		}, func() {}
+	})
 }

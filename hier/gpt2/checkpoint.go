@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -123,7 +124,7 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 			rep.Ignored = append(rep.Ignored, name)
 		case shapes[n] != nil:
 			got := t.Shape()
-			if !equalShape(got, shapes[n]) {
+			if !slices.Equal(got, shapes[n]) {
 				return nil, nil, rep, fmt.Errorf("gpt2: %s: %s has shape %v, config.json implies %v", file, name, got, shapes[n])
 			}
 			state[n] = t
@@ -197,18 +198,6 @@ func loadState(dir string, opts LoadOptions) (*Model, map[string]*torch.Tensor, 
 	return m, extra, rep, nil
 }
 
-func equalShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // LoadModel loads a GPT-2 backbone from an HF checkpoint directory: config.json plus
 // model.safetensors (or pytorch_model.bin). Parameter names may carry the "transformer." prefix
 // (GPT2ForSequenceClassification / GPT2LMHeadModel) or not (GPT2Model, the public gpt2 repo);
@@ -243,7 +232,7 @@ func LoadSequenceClassifier(dir string, opts LoadOptions) (*SequenceClassifier, 
 		}
 	}
 	want := []int64{int64(cfg.NumLabels()), int64(cfg.NEmbd)}
-	if score != nil && !equalShape(score.Shape(), want) {
+	if score != nil && !slices.Equal(score.Shape(), want) {
 		if !opts.InitHead {
 			got := score.Shape()
 			score.Free()

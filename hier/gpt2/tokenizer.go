@@ -78,6 +78,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hier-ai/hier/torch"
 	"github.com/sugarme/tokenizer/model/bpe"
 	"github.com/sugarme/tokenizer/pretokenizer"
 )
@@ -639,33 +640,14 @@ func (t *Tokenizer) SaveFiles(dir string) error {
 	return tokWriteFileAtomic(filepath.Join(dir, TokenizerMergesFile), t.mergesRaw)
 }
 
-// tokWriteFileAtomic writes data to path via a temporary file in the same
-// directory and a rename.
-func tokWriteFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// tokWriteFileAtomic writes data to path atomically (torch.WriteFileAtomic: temporary file in
+// the same directory, synced, renamed).
+func tokWriteFileAtomic(path string, data []byte) error {
+	err := torch.WriteFileAtomic(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("gpt2: save tokenizer file %s: %w", path, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func LoadParams(params []gpt2.NamedParam, file string) error {
 			errs = append(errs, fmt.Errorf("missing tensor %q", p.Name))
 			continue
 		}
-		if got, want := src.Shape(), p.Tensor.Shape(); !equalShapes(got, want) {
+		if got, want := src.Shape(), p.Tensor.Shape(); !slices.Equal(got, want) {
 			errs = append(errs, fmt.Errorf("tensor %q has shape %v, parameter has %v", p.Name, got, want))
 		}
 	}
@@ -68,18 +69,6 @@ func LoadParams(params []gpt2.NamedParam, file string) error {
 		}
 	}
 	return nil
-}
-
-func equalShapes(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // LatestCheckpoint returns the checkpoint directory with the highest step under dir
