@@ -112,8 +112,10 @@ var ErrDiverged = errors.New("baseline: BPR-MF training diverged (non-finite los
 // interactions keep their random initial vectors.
 //
 // Training is single-threaded and, for a given input, config and GOARCH,
-// bit-for-bit deterministic. ctx is checked every few thousand steps; on
-// cancellation FitBPRMF returns ctx.Err(). It also returns an error if in
+// bit-for-bit deterministic on one machine. Another CPU may differ in the
+// last bits: on amd64, math.Exp uses FMA instructions when the CPU has them
+// (GODEBUG=cpu.fma=off turns them off). ctx is checked every few thousand
+// steps; on cancellation FitBPRMF returns ctx.Err(). It also returns an error if in
 // fails [Interactions.Validate], cfg has a negative or non-finite field, no
 // pair can be sampled (no interactions, or every user has every item), or
 // training diverges ([ErrDiverged]).

@@ -9,7 +9,10 @@ import (
 // LeaveOneOutRanks computes, for every user u with heldOut[u] >= 0, the
 // 0-based rank of the held-out item heldOut[u] among all items scored by s,
 // with u's training items train.UserItems[u] masked out (the held-out item
-// itself is never masked), using [eval.RankOf] and its tie rule. Users with
+// itself is never masked), using [eval.RankOf] and its pessimistic tie rule:
+// every unmasked item scored equal to the held-out item ranks ahead of it, so
+// a Scorer that gives many items the same score (such as [Popularity], whose
+// scores are integer counts) is never rewarded for the tie. Users with
 // heldOut[u] < 0 are skipped, so the result has one entry per evaluated user,
 // in user order. Feed the result to eval.RankingReport.
 //

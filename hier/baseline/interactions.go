@@ -6,13 +6,18 @@
 //   - [BPRMF]: matrix factorisation trained with Bayesian Personalized Ranking
 //     (Rendle et al., UAI 2009) by SGD with uniform negative sampling.
 //   - [GlobalMean] and [Biases]: rating predictors r̂ = μ and
-//     r̂ = μ + b_u + b_i (Koren's baseline predictors).
+//     r̂ = μ + b_u + b_i (Koren's baseline predictors), with [TuneBiases]
+//     choosing the regularisation on a validation set.
+//   - [TextClassifier]: a tf-idf ([TFIDF]) + multinomial logistic-regression
+//     ([LogReg]) text classifier, the classical baseline for review
+//     sentiment, with C chosen on a validation set ([FitTextClassifier]).
 //
 // [LeaveOneOutRanks] turns any [Scorer] into per-user ranks for the metrics
 // of package eval.
 //
-// Everything is pure Go, single-threaded during training and deterministic
-// for a given seed.
+// Everything is pure Go and deterministic for a given input and seed.
+// Training is single-threaded except the logistic-regression objective,
+// which sums a fixed number of row blocks evaluated concurrently.
 package baseline
 
 import "fmt"

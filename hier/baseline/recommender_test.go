@@ -38,7 +38,9 @@ func TestInteractionsValidate(t *testing.T) {
 //	u0: 0 1 2     u1: 1 2     u2: 2 2 4     u3: (none)
 //
 // counts: item0=1, item1=2, item2=4 (u2's repeat counts), item3=0, item4=1.
-// Order by descending count (ties by index): 2, 1, 0, 4, 3.
+// Order by descending count: 2, 1, then 0 and 4 tied, then 3. Under
+// eval.RankOf's pessimistic tie rule each of the tied items 0 and 4 ranks
+// behind the other, so both get rank 3.
 func TestPopularity(t *testing.T) {
 	in := Interactions{NumUsers: 4, NumItems: 5, UserItems: [][]int{{0, 1, 2}, {1, 2}, {2, 2, 4}}}
 	p, err := FitPopularity(in)
@@ -59,8 +61,9 @@ func TestPopularity(t *testing.T) {
 	for i := range order {
 		order[i] = eval.RankOf(s, i, nil)
 	}
-	// order[i] is item i's rank: item2→0, item1→1, item0→2, item4→3, item3→4.
-	if wantRank := []int{2, 1, 0, 4, 3}; !slices.Equal(order, wantRank) {
+	// order[i] is item i's rank: item2→0, item1→1, item0→3 and item4→3
+	// (tied, each behind the other), item3→4.
+	if wantRank := []int{3, 1, 0, 4, 3}; !slices.Equal(order, wantRank) {
 		t.Errorf("popularity ranks = %v, want %v", order, wantRank)
 	}
 	if _, err := FitPopularity(Interactions{NumUsers: 1, NumItems: 1, UserItems: [][]int{{3}}}); err == nil {
@@ -72,7 +75,8 @@ func TestLeaveOneOutRanks(t *testing.T) {
 	// Popularity from the hand example; user 0 holds out item 4 (count 1)
 	// with training items {0,1,2} masked: candidates 3 (0) and 4 (1) → rank 0.
 	// User 1 holds out item 0 (count 1), masked {1,2}: candidates 0 (1),
-	// 3 (0), 4 (1, equal score but larger index) → rank 0. User 2 skipped.
+	// 3 (0), 4 (1, an equal score, which ranks ahead under the pessimistic
+	// tie rule) → rank 1. User 2 skipped.
 	// User 3 (no training items) holds out item 3 (count 0): items 2,1,0,4
 	// are ahead → rank 4.
 	train := Interactions{NumUsers: 4, NumItems: 5, UserItems: [][]int{{0, 1, 2}, {1, 2}, {2, 2, 4}}}
@@ -84,7 +88,7 @@ func TestLeaveOneOutRanks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 0, 4}; !slices.Equal(ranks, want) {
+	if want := []int{0, 1, 4}; !slices.Equal(ranks, want) {
 		t.Errorf("ranks = %v, want %v", ranks, want)
 	}
 	if _, err := LeaveOneOutRanks(p, train, []int{5}); err == nil {
@@ -95,6 +99,55 @@ func TestLeaveOneOutRanks(t *testing.T) {
 	}
 	if _, err := LeaveOneOutRanks(p, Interactions{NumUsers: 1, NumItems: 4}, []int{0}); err == nil {
 		t.Error("item-count mismatch accepted")
+	}
+}
+
+// constScorer gives every item the same score.
+type constScorer int
+
+func (c constScorer) NumItems() int { return int(c) }
+func (c constScorer) ScoresInto(_ int, dst []float32) {
+	for i := range dst {
+		dst[i] = 0.5
+	}
+}
+
+// A scorer that ties everything ranks each held-out item behind all other
+// unmasked items (eval.RankOf's pessimistic rule): with 100 items and no
+// training items the rank is 99 for every target, so HR@10 = NDCG@10 = 0,
+// although targets 0-9 would be hits under an index tie-break. With 3
+// training items masked the rank is 96.
+func TestLeaveOneOutRanksAllTied(t *testing.T) {
+	const n = 100
+	heldOut := make([]int, n)
+	for u := range heldOut {
+		heldOut[u] = u
+	}
+	train := Interactions{NumUsers: n, NumItems: n}
+	ranks, err := LeaveOneOutRanks(constScorer(n), train, heldOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, r := range ranks {
+		if r != n-1 {
+			t.Errorf("user %d: rank %d, want %d", u, r, n-1)
+		}
+	}
+	if hr, nd := eval.HitRate(ranks, 10), eval.NDCG(ranks, 10); hr != 0 || nd != 0 {
+		t.Errorf("HR@10 %v, NDCG@10 %v, want 0", hr, nd)
+	}
+	train.UserItems = make([][]int, n)
+	for u := range train.UserItems {
+		train.UserItems[u] = []int{(u + 1) % n, (u + 2) % n, (u + 3) % n}
+	}
+	ranks, err = LeaveOneOutRanks(constScorer(n), train, heldOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, r := range ranks {
+		if r != n-4 {
+			t.Errorf("masked user %d: rank %d, want %d", u, r, n-4)
+		}
 	}
 }
 

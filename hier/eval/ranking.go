@@ -110,18 +110,34 @@ func RankingReport(ranks []int, ks []int) map[string]float64 {
 // also seen during training is still ranked. Duplicate entries in masked are
 // harmless.
 //
-// Ties are broken by a deterministic rule that depends only on item indices:
-// an equal-scored item ranks ahead of the target iff its index is smaller.
-// Formally, over unmasked j ≠ target,
+// Ties are broken pessimistically: the target ranks behind every other
+// candidate with an equal score. Formally, over unmasked j ≠ target,
 //
-//	rank = #{j : s_j > s_t} + #{j : s_j = s_t and j < target}.
+//	rank = #{j : s_j > s_t} + #{j : s_j = s_t}.
 //
-// So with all scores equal the rank is the number of unmasked items with a
-// smaller index (neither optimistic nor fully pessimistic, but reproducible).
+// So with all scores equal the rank is the number of other unmasked
+// candidates, and HR@K is 0 for every K not larger than that number, whatever
+// the target's index. Ties are common in practice: a popularity baseline
+// gives every item with the same interaction count the same score, and an
+// untrained or collapsed model can score many (or all) items identically.
+// Any rule that lets the target win some ties (by item index, or the
+// optimistic rule that counts only strictly greater scores) rewards a model
+// for failing to discriminate, and an index rule also makes the metric depend
+// on the arbitrary item numbering. Toolkits handle ties in different ways:
+// RecBole takes its top-K lists from torch.topk, whose order among equal
+// scores is implementation-defined, and averages tied ranks for GAUC
+// (Collector._average_rank); McSherry & Najork ("Computing information
+// retrieval performance measures efficiently in the presence of tied
+// scores", ECIR 2008) average a measure over all orderings of the tied
+// items. The expected rank under a random tie-break lies between the
+// optimistic rank #{j : s_j > s_t} and the rank returned here. The
+// pessimistic rule is the conservative choice: it never rewards a tie, so a
+// tied score can only lower a model's metrics, and the metrics are a lower
+// bound on those of every tie-breaking order.
 //
 // NaN scores are treated as -Inf: a NaN-scored candidate never outranks a
-// finite or +Inf target, and a NaN-scored target ranks behind every candidate
-// with a non-NaN score except other -Inf/NaN ones, which follow the tie rule.
+// finite or +Inf target, and a NaN-scored target ranks behind every other
+// candidate (other -Inf and NaN scores tie with it, and ties rank ahead).
 //
 // It panics if target or any masked index is outside [0, len(scores)).
 // Complexity is O(len(scores) + len(masked)); it allocates one bitset of
@@ -151,7 +167,7 @@ func RankOf(scores []float32, target int, masked []int) int {
 			continue
 		}
 		s = nanToNegInf(s)
-		if s > st || (s == st && j < target) {
+		if s >= st {
 			rank++
 		}
 	}

@@ -118,8 +118,9 @@ func TestRankOf(t *testing.T) {
 		{"top", s, 0, nil, 0},
 		{"bottom", s, 1, nil, 5},
 		{"middle", s, 3, nil, 1},
-		// Tie 2 vs 4 (both 0.5): the smaller index ranks first.
-		{"tie smaller index", s, 2, nil, 2},
+		// Tie 2 vs 4 (both 0.5): pessimistic, each ranks behind the other
+		// (0 and 3 ahead, plus the tie partner), whatever the index.
+		{"tie smaller index", s, 2, nil, 3},
 		{"tie larger index", s, 4, nil, 3},
 		// Masking items 0 and 3 (ahead of 5) removes them: 2, 4 remain ahead.
 		{"masked ahead", s, 5, []int{0, 3}, 2},
@@ -128,26 +129,75 @@ func TestRankOf(t *testing.T) {
 		// Duplicates in masked are harmless.
 		{"masked dup", s, 5, []int{0, 0, 3, 3, 0}, 2},
 		// Masked tie partner: item 2 masked, so 4 has only 0 and 3 ahead.
-		{"masked tie", s, 4, []int{2}, 2},
-		// The target is never masked, even if listed.
-		{"target in mask", s, 4, []int{4, 0}, 2},
-		// All equal: rank = number of unmasked items with smaller index.
-		{"all equal", []float32{1, 1, 1, 1, 1}, 3, nil, 3},
+		{"masked tie", s, 2, []int{4}, 2},
+		{"masked tie 2", s, 4, []int{2}, 2},
+		// The target is never masked, even if listed: 0, 3 and the tie
+		// partner 2 are ahead of 4.
+		{"target in mask", s, 4, []int{4, 1}, 3},
+		// All equal: every other unmasked item is ahead.
+		{"all equal first", []float32{1, 1, 1, 1, 1}, 0, nil, 4},
+		{"all equal", []float32{1, 1, 1, 1, 1}, 3, nil, 4},
+		{"all equal last", []float32{1, 1, 1, 1, 1}, 4, nil, 4},
 		{"all equal masked", []float32{1, 1, 1, 1, 1}, 3, []int{0, 4}, 2},
 		// NaN candidates act as -Inf: never ahead of a finite target.
 		{"nan candidate", []float32{nan, 0.2, nan, 0.1}, 3, nil, 1},
-		// NaN target acts as -Inf: behind every non-NaN candidate; other NaNs tie by index.
+		// NaN target acts as -Inf: behind every other candidate, including
+		// the other NaN (0) and -Inf (2) ones, which tie with it.
 		{"nan target", []float32{nan, 0.2, -inf, nan, 0.1}, 3, nil, 4},
-		// -Inf target at index 1 vs NaN at 0 (also -Inf): tie, smaller index first.
+		{"nan target first", []float32{nan, 0.2, -inf, nan, 0.1}, 0, nil, 4},
+		// -Inf target vs NaN (also -Inf): tie, so the NaN is ahead too.
 		{"neg inf vs nan", []float32{nan, -inf, 0}, 1, nil, 2},
+		// A finite target is ahead of NaN and -Inf candidates.
+		{"finite vs nan and -inf", []float32{nan, -inf, -1e30}, 2, nil, 0},
+		// +0 and -0 are equal scores and tie.
+		{"signed zero", []float32{float32(math.Copysign(0, -1)), 0}, 1, nil, 1},
 		{"single", []float32{0.3}, 0, []int{0}, 0},
 		{"+inf", []float32{inf, inf, 1}, 1, nil, 1},
+		{"+inf first", []float32{inf, inf, 1}, 0, nil, 1},
+		{"+inf alone", []float32{1, inf, 1}, 1, nil, 0},
 	}
 	for _, c := range cases {
 		if got := RankOf(c.scores, c.target, c.masked); got != c.want {
 			t.Errorf("%s: RankOf(%v, %d, %v) = %d, want %d", c.name, c.scores, c.target, c.masked, got, c.want)
 		}
 	}
+}
+
+// With all 100 scores equal the target is behind the 99 other candidates
+// whatever its index, so no cutoff up to 99 counts it as a hit: HR@10 = 0 and
+// NDCG@10 = 0 for every target, and MRR = 1/100. (Under the former
+// index-order rule targets 0-9 scored HR@10 = 1.) With 9 items masked the
+// rank is 90, still outside the top 10.
+func TestRankOfAllEqualNeverHits(t *testing.T) {
+	const n = 100
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 0.25
+	}
+	masked := []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	ranks := make([]int, 0, n)
+	for target := range n {
+		r := RankOf(s, target, nil)
+		if r != n-1 {
+			t.Errorf("target %d: rank %d, want %d", target, r, n-1)
+		}
+		ranks = append(ranks, r)
+		want := n - 1 - len(masked)
+		if target >= 1 && target <= 9 {
+			want++ // the target itself is never masked
+		}
+		if got := RankOf(s, target, masked); got != want {
+			t.Errorf("target %d masked: rank %d, want %d", target, got, want)
+		}
+		if hr := HitRate([]int{r}, 10); hr != 0 {
+			t.Errorf("target %d: HR@10 = %v, want 0", target, hr)
+		}
+	}
+	near(t, "HR@10", HitRate(ranks, 10), 0, 0)
+	near(t, "NDCG@10", NDCG(ranks, 10), 0, 0)
+	near(t, "HR@99", HitRate(ranks, 99), 0, 0)
+	near(t, "HR@100", HitRate(ranks, 100), 1, 0)
+	near(t, "MRR", MRR(ranks), 1.0/100, eps)
 }
 
 func TestRankOfLarge(t *testing.T) {
