@@ -9,6 +9,7 @@ package torch
 // HIER_BENCH_THREADS sets libtorch's intra-op thread count (default 2).
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -90,13 +91,14 @@ func BenchmarkSgemm1024(b *testing.B) {
 	b.ReportMetric(2*n*n*n*float64(iters)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// TestBenchNativeAdd checks the helper itself (a benchmark is not run by go test).
+// TestBenchNativeAdd checks the helper itself (a benchmark is not run by go test). It makes no
+// claim on speed, which depends on the machine and its load: BenchmarkNativeAdd measures that.
 func TestBenchNativeAdd(t *testing.T) {
 	c := newTC(t)
 	x, y := c.F32([]float32{1}), c.F32([]float32{2})
 	ns, err := BenchNativeAdd(x, y, 1000)
-	if err != nil || ns <= 0 || ns > 1e6 {
-		t.Fatalf("BenchNativeAdd = %v, %v", ns, err)
+	if err != nil || !(ns > 0) || math.IsInf(ns, 0) {
+		t.Fatalf("BenchNativeAdd = %v, %v; want a positive, finite time per add", ns, err)
 	}
 	if _, err := BenchNativeAdd(x, y, 0); err == nil {
 		t.Fatal("iters 0 accepted")

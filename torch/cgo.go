@@ -19,6 +19,13 @@
 // inference) should stay on one OS thread with runtime.LockOSThread: on a 4-layer GPT-2 training
 // step this measured 40% faster with 30% lower peak RSS than letting the goroutine migrate.
 // hier/train.Fit and the pipeline's encoders and recommenders do this.
+//
+// Floating point: libtorch and OpenBLAS pick their float kernels by CPU (vector width, FMA), and
+// glibc's libm picks FMA variants likewise. The same computation is bitwise repeatable on the same
+// machine with the same libtorch and kernels; on another CPU it agrees only to float rounding.
+// ATEN_CPU_CAPABILITY (default, avx2, avx512) and OPENBLAS_CORETYPE (e.g. Sandybridge, Haswell)
+// force other kernels, which shows whether a result depends on them; scripts/test.sh runs the
+// numeric tests a second time that way.
 package torch
 
 /*

@@ -92,6 +92,13 @@ func Synchronize(d Device) error {
 }
 
 // Generator is a seeded random generator for creation ops (Randn, Rand, Normal, Uniform).
+//
+// A seed fixes the generator's integer stream (mt19937) on every machine, the same as PyTorch's
+// for the same seed, so Rand draws the same values everywhere (k·2^-24 in float32, k·2^-53 in
+// float64), and Uniform too when to − from is a power of two (the affine map is then exact).
+// Randn and Normal transform the stream through log and cos/sin kernels chosen by CPU, so their
+// last bits can differ between machines; on one machine, with the same libtorch and kernels, a
+// seed repeats them bitwise.
 type Generator struct {
 	g C.ht_generator
 }

@@ -193,6 +193,27 @@ func f64of(v []float32) []float64 {
 	return out
 }
 
+// Tolerance for a float32 computation against a stored golden tensor (../shared/golden/README.md,
+// "Tolerances"): |a − b| ≤ 1e-5 + 1e-5·|b|. A stored tensor was computed on one CPU, and libtorch
+// and OpenBLAS pick their float kernels by CPU (vector width, FMA), so another machine matches it
+// only to float32 rounding, never bitwise. Bitwise checks compare two computations of one process.
+const (
+	goldenAtol32 = 1e-5
+	goldenRtol32 = 1e-5
+)
+
+// maskedRows keeps the rows of vals ([B, T, C] flattened) where mask ([B, T] flattened) is 1: the
+// golden README compares hidden states only at unpadded positions.
+func maskedRows(vals []float64, mask []int64, C int) []float64 {
+	var out []float64
+	for p, m := range mask {
+		if m == 1 {
+			out = append(out, vals[p*C:(p+1)*C]...)
+		}
+	}
+	return out
+}
+
 // ---- golden data (../shared/golden next to the repository root) ----
 
 // goldenDir returns the golden directory, skipping the test when it is not there.

@@ -38,8 +38,6 @@ func TestTorchScriptGolden(t *testing.T) {
 	m := loadBackbone(t)
 	c := newTC(t)
 	ids, mask := goldenTensor(t, "input_ids"), goldenTensor(t, "attention_mask")
-	want, err := goldenTensor(t, "torchscript_last_hidden_state").Bytes()
-	require.NoError(t, err)
 
 	require.NoError(t, m.Train(false))
 	out, err := NoGradValue(func() (*Tensor, error) { return m.Forward(ids, mask) })
@@ -48,21 +46,27 @@ func TestTorchScriptGolden(t *testing.T) {
 	c.shape(out, 3, 12, 32)
 	require.Equal(t, Float32, out.DType())
 	require.False(t, out.RequiresGrad())
-	got, err := out.Bytes()
+	got := f64of(c.f32s(out))
+	// The stored outputs were computed on another CPU: float32 golden tolerance, not bitwise
+	// (README: the trace equals the eager output bitwise only on the machine that made them).
+	// All positions of the trace's own output, padded ones included: the same trace computes them.
+	requireClose(t, f64of(c.f32s(goldenTensor(t, "torchscript_last_hidden_state"))), got, goldenAtol32, goldenRtol32,
+		"trace output vs torchscript_last_hidden_state")
+	// The trace is the eager model: vs the f64 golden at unpadded positions.
+	maskv := c.i64s(mask)
+	requireClose(t, maskedRows(c.f64s(goldenTensor(t, "f64.last_hidden_state")), maskv, 32), maskedRows(got, maskv, 32),
+		goldenAtol32, goldenRtol32, "trace output vs f64.last_hidden_state (unpadded)")
+	gotBytes, err := out.Bytes()
 	require.NoError(t, err)
-	require.Equal(t, want, got, "bitwise equal to the trace's output with the same libtorch")
-	eager, err := goldenTensor(t, "f32.last_hidden_state").Bytes()
-	require.NoError(t, err)
-	require.Equal(t, eager, got, "and to the eager f32 golden (README: the trace equals it bitwise)")
 
-	// Train mode: all dropouts are 0, so the output is the same; with grad mode on, the output
-	// is part of a graph and backward reaches the parameters.
+	// Train mode: all dropouts are 0, so the output is the same, bitwise (same process, same
+	// kernels); with grad mode on, the output is part of a graph and backward reaches the parameters.
 	require.NoError(t, m.Train(true))
 	tr := c.T(m.Forward(ids, mask))
 	require.True(t, tr.RequiresGrad())
 	trb, err := tr.Bytes()
 	require.NoError(t, err)
-	require.Equal(t, want, trb)
+	require.Equal(t, gotBytes, trb, "train mode (dropout 0, grad on) gives the eval-mode output bitwise")
 	require.NoError(t, c.T(tr.Mean()).Backward())
 	params, _ := c.namedParams(m)
 	g := c.T(params["ln_f.bias"].Grad())

@@ -240,6 +240,7 @@ func TestTorchScriptBackboneFineTunes(t *testing.T) {
 		losses = append(losses, loss.MustItem())
 		s.Close()
 	}
+	t.Logf("loss %.4g → %.4g", losses[0], losses[len(losses)-1])
 	require.Less(t, losses[len(losses)-1], 0.2*losses[0], "loss %v", losses)
 	// The module's own weights moved (Params shares the module's storage).
 	diff := torch.Must(torch.Must(c.params[0].Tensor.Sub(before)).Abs()).MustSum().MustItem()

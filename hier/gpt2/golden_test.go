@@ -293,14 +293,16 @@ func TestGoldenBaseCheckpointAndTorchScript(t *testing.T) {
 	_, _, err = LoadSequenceClassifier(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{})
 	require.ErrorContains(t, err, "no score.weight")
 
-	// The TorchScript trace gives the same hidden states as the Go model.
+	// The TorchScript trace gives the same hidden states as the Go model. Its stored output was
+	// computed on another CPU, whose kernels round differently: the float32 golden tolerance, not
+	// bitwise (all positions: the same trace computes the padded ones too).
 	mod, err := torch.LoadModule(filepath.Join(dir, "gpt2-tiny", "backbone.traced.pt"), torch.CPU)
 	require.NoError(t, err)
 	defer mod.Free()
 	ts, err := mod.Forward(ids, mask)
 	require.NoError(t, err)
 	defer ts.Free()
-	require.Equal(t, torch.Must(g.get("torchscript_last_hidden_state").Float32s()), torch.Must(ts.Float32s()))
+	requireClose(t, "torchscript vs torchscript_last_hidden_state", values64(t, ts), g.f64("torchscript_last_hidden_state"), precisions[0].atol, precisions[0].rtol)
 	requireClose(t, "go vs torchscript", maskedRows(values64(t, h), maskv, 32), maskedRows(values64(t, ts), maskv, 32), 1e-5, 1e-5)
 }
 

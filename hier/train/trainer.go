@@ -243,8 +243,9 @@ type trainer struct {
 // did, also alongside an error (then partial). When ctx is cancelled it finishes the current
 // optimizer step (or abandons the current evaluation), writes a checkpoint when CheckpointDir
 // is set, and returns ctx.Err(); resuming from that checkpoint continues exactly where it
-// stopped. Fit leaves the task in evaluation mode. Errors: an invalid Config, data the task
-// rejects (DataChecker), a missing metric, a non-finite training loss, a checkpoint that does
+// stopped (bitwise on the same machine, libtorch and float kernels; see the package doc). Fit
+// leaves the task in evaluation mode. Errors: an invalid Config, data the task rejects
+// (DataChecker), a missing metric, a non-finite training loss, a checkpoint that does
 // not match the run, and any libtorch or file error.
 func Fit(ctx context.Context, task Task, train, valid Dataset, cfg Config) (res *Result, err error) {
 	// Stay on one OS thread: libtorch's OpenMP thread team and glibc's malloc arenas are per
