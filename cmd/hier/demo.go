@@ -19,6 +19,7 @@ func cmdDemo() *cli.Command {
 		noProgressFlag(),
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all 300",
 			Usage: "keep only the first N synthetic users (a slice for a quicker demo)"},
+		configFlag(),
 	}
 	flags = append(flags, backboneFlags()...)
 	flags = append(flags, headFlags()...)
@@ -31,10 +32,11 @@ func cmdDemo() *cli.Command {
 		Description: "Generates the seeded synthetic shop (300 users, 120 items in 6 categories, reviews with\n" +
 			"ratings; data.DefaultSyntheticConfig) and runs the pipeline of 'hier run' on it with the demo\n" +
 			"budget (pipeline.DemoOptions): a small GPT-2 pre-trained from scratch on the training text,\n" +
-			"the H1 sentiment and H2 behaviour heads, the interest vectors H0/H1/H2 fused into H, the\n" +
-			"recommender and its ablations (h0, h0_h1, h0_h2) against the popularity and BPR-MF\n" +
-			"baselines, on a per-user temporal leave-one-out split. --seed seeds training (the shop\n" +
-			"itself is always the same). The other flags override the demo budget like in 'hier run'.\n\n" +
+			"the H1 sentiment and H2 behaviour heads, the interest levels H0/H1/H2, and the recommenders\n" +
+			"that read them (hybrid CF cf_*, GPT-2 sequential seq_*) beside their ID-only twins (mf,\n" +
+			"sasrec) and popularity, on a per-user temporal leave-one-out split. --seed seeds training\n" +
+			"(the shop itself is always the same). The other flags override the demo budget like in\n" +
+			"'hier run'.\n\n" +
 			"Output: the results table (sentiment classification report, rating errors, ranking metrics\n" +
 			"HR@5/10/20, NDCG@5/10/20, MRR per method) and the output directory.\n" +
 			runDirHelp + "\n\n" + resultsJSONHelp + "\n\n" + longRunHelp,

@@ -43,6 +43,12 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	hierBin = filepath.Join(dir, "hier")
+	tinyConfig = filepath.Join(dir, "tiny-recommenders.json")
+	if err := os.WriteFile(tinyConfig, []byte(tinyConfigJSON), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "cmd/hier tests:", err)
+		return 1
+	}
+	tinyBudget = append(tinyBudget, "--config", tinyConfig)
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")

@@ -20,6 +20,7 @@ import (
 	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/eval"
 	"github.com/hier-ai/hier/hier/pipeline"
+	"github.com/hier-ai/hier/hier/rec"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -35,22 +36,28 @@ const (
 
 // resultsJSONHelp documents the JSON object printed by demo, run and evaluate.
 const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and progress bars go to stderr):\n" +
-	"  {\"dataset\": NAME,\n" +
+	"  {\"schema_version\": 2, \"dataset\": NAME, \"protocol\": TEXT,\n" +
 	"   \"counts\": {\"users\", \"items\", \"interactions\", \"skipped\", \"duplicates\"},\n" +
-	"   \"sentiment\": {\"classes\": {\"negative\"|\"neutral\"|\"positive\": {\"precision\", \"recall\", \"f1\", \"support\"}},\n" +
-	"                 \"accuracy\", \"macro_avg\": {...}, \"weighted_avg\": {...}},\n" +
-	"   \"behavior\": {\"model\"|\"global_mean\"|\"user_item_bias\": {\"mse\", \"rmse\", \"mae\", \"n\"}},\n" +
-	"   \"ranking\": {\"popularity\"|\"mf\"|\"h0\"|\"h0_h1\"|\"h0_h2\"|\"h\":\n" +
-	"                 {\"hr@5\", \"hr@10\", \"hr@20\", \"ndcg@5\", \"ndcg@10\", \"ndcg@20\", \"mrr\"}},\n" +
-	"   \"split\": {\"train\", \"valid\", \"test\", \"train_only_users\"}, \"fusion\", \"multitask\", \"backbone\",\n" +
+	"   \"split\": {\"train\", \"valid\", \"test\", \"train_only_users\"},\n" +
+	"   \"sentiment\", \"sentiment_baseline\": {\"classes\": {\"negative\"|\"neutral\"|\"positive\": {\"precision\", \"recall\", \"f1\", \"support\"}},\n" +
+	"                 \"accuracy\", \"macro_avg\": {...}, \"weighted_avg\": {...}}, \"sentiment_baseline_c\",\n" +
+	"   \"behavior\": {\"model\"|\"global_mean\"|\"user_item_bias\": {\"mse\", \"rmse\", \"mae\", \"n\"}, \"bias_lambda_u\", \"bias_lambda_i\", \"alpha\"},\n" +
+	"   \"ranking\", \"ranking_std\": {METHOD: {\"hr@5\", \"hr@10\", \"hr@20\", \"ndcg@5\", \"ndcg@10\", \"ndcg@20\", \"mrr\"}}  (mean, std over seeds)\n" +
+	"      METHOD: popularity, mf, cf_h0, cf_h0_h1, cf_h0_h2, cf_h, sasrec, seq_h0, seq_h0_h1, seq_h0_h2, seq_h\n" +
+	"   \"seeds\": [{\"seed\", \"ranking\": {METHOD: {...}}}],\n" +
+	"   \"slices\": {METHOD: [{\"slice\", \"n\", \"hr@10\", \"ndcg@10\"}]},\n" +
+	"   \"bootstrap\": {\"best_hierarchy\", \"best_id_only\", \"metric\", \"ratio\", \"mean_diff\", \"ci_low\", \"ci_high\", \"resamples\", ...},\n" +
+	"   \"recommenders\": [{\"method\", \"family\", \"levels\", \"config\", \"candidates\", \"seeds\", \"valid_ndcg@10\"}],\n" +
+	"   \"served_method\", \"skipped\", \"fusion\", \"multitask\", \"backbone\",\n" +
 	"   \"timings_seconds\": {STAGE: seconds}, \"out_dir\": DIR, \"wall_seconds\": SECONDS}\n" +
 	"This is also the content of DIR/metrics.json."
 
 // runDirHelp documents the files of a run directory.
 const runDirHelp = "The output directory holds config.json (the resolved options), index.json (user and item\n" +
-	"ids, each user's history as item indices), vectors.safetensors (H0/H1/H2, the fused H, the\n" +
-	"item vectors, and the vectors of every ablation), recommendations.jsonl (the top --top-k\n" +
-	"items per user, history excluded), metrics.json, plots/*.png and the Hugging Face checkpoints\n" +
+	"ids, each user's history as item indices, the served method), vectors.safetensors (the levels\n" +
+	"h0/h1/h2, the item text vectors, and every recommender's user and item vectors per seed),\n" +
+	"recommendations.jsonl (the top --top-k items per user from the served method, history\n" +
+	"excluded), metrics.json, plots/*.png and the Hugging Face checkpoints\n" +
 	"checkpoints/{backbone,sentiment,behavior}/ (config.json, model.safetensors, tokenizer)."
 
 // longRunHelp is appended to the description of the commands that train.
@@ -81,9 +88,16 @@ func outFlag(usage string) cli.Flag {
 	return &cli.StringFlag{Name: fOut, Aliases: []string{"o"}, Category: catOutput, Usage: usage}
 }
 
+// configFlag reads a run configuration file (the schema of a run's config.json).
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Category: catData,
+		Usage: "read the options from a JSON file with the schema of a run's config.json (keys present replace the defaults; flags given on the command line override the file); `hier run --config runs/x/config.json` reproduces run x"}
+}
+
 // dataFlags are --data, --strict and --max-users.
 func dataFlags() []cli.Flag {
 	return []cli.Flag{
+		configFlag(),
 		&cli.StringFlag{Name: fData, Aliases: []string{"d"}, Category: catData,
 			Usage: "dataset: an Amazon reviews file (.json/.json.gz/.csv/.csv.zip), a MovieLens 100K directory (u.data), or a generic CSV/JSON-lines file (required)"},
 		&cli.BoolFlag{Name: "strict", Category: catData,
@@ -180,10 +194,11 @@ func recommenderFlags() []cli.Flag {
 			Usage: "how H0, H1 and H2 are fused into H: concat, weighted (learned weighted sum) or gate (per-user softmax gate)"},
 		&cli.BoolFlag{Name: "multitask", Category: catHeads,
 			Usage: "train the H1 and H2 heads jointly on one shared backbone (loss sentiment-weight*CE + behavior-weight*MSE)"},
-		&cli.StringFlag{Name: "scorer-loss", Value: d.Scorer.Loss, Category: catRec, Usage: "recommender training loss: bpr or sampled_softmax"},
-		&cli.IntFlag{Name: "scorer-epochs", Value: d.Scorer.Epochs, Category: catRec, Usage: "maximum recommender epochs (early stopping on validation NDCG@10)"},
-		&cli.IntFlag{Name: "scorer-dim", Value: d.Scorer.Dim, Category: catRec, Usage: "width of the fused user vectors H and of the item vectors"},
-		&cli.IntFlag{Name: "mf-epochs", Value: d.MFEpochs, Category: catRec, Usage: "epochs of the BPR matrix-factorisation baseline"},
+		&cli.StringFlag{Name: "families", Value: strings.Join(d.Recommenders.Families, ","), Category: catRec,
+			Usage: "recommender families: cf (mf and the hybrid cf_* variants), seq (sasrec and the GPT-2 sequential seq_* variants), or both"},
+		&cli.IntFlag{Name: "seeds", Value: d.Recommenders.Seeds, Category: catRec, Usage: "seeds each chosen recommender configuration is trained with (mean and std reported)"},
+		&cli.IntFlag{Name: "rec-epochs", Category: catRec, DefaultText: "per candidate (100)", Usage: "maximum epochs of every recommender candidate (early stopping on validation NDCG@10)"},
+		&cli.IntFlag{Name: "rec-dim", Category: catRec, DefaultText: "per candidate (64)", Usage: "width D of every recommender candidate's user and item vectors"},
 		&cli.IntFlag{Name: "user-max-tokens", Value: d.UserMaxTokens, Category: catRec, Usage: "token budget of a user's H0 text (and of an item's text)"},
 		&cli.IntFlag{Name: "top-k", Value: d.TopK, Category: catRec, Usage: "recommendations written per user to recommendations.jsonl"},
 	}
@@ -217,7 +232,24 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 	if err := checkIntFlags(c, "max-users", "max-steps-pretrain", "max-steps-finetune"); err != nil {
 		return err
 	}
-	o.Seed, o.Device, o.Threads = env.Seed, env.DeviceFlag, env.Threads
+	if c.IsSet("config") {
+		read, err := pipeline.ReadOptions(c.String("config"), *o)
+		if err != nil {
+			return err
+		}
+		*o = read
+	}
+	// Global flags override a config file only when given; without a file they always apply.
+	given := func(name string) bool { return !c.IsSet("config") || flagCtx(c, name).IsSet(name) }
+	if given(flagSeed) {
+		o.Seed = env.Seed
+	}
+	if given(flagDevice) {
+		o.Device = env.DeviceFlag
+	}
+	if given(flagThreads) {
+		o.Threads = env.Threads
+	}
 	// Bars only on a terminal: redirected to a file they would be one long line of updates.
 	o.Progress = !env.JSON && !c.Bool(fNoProgress) && term.IsTerminal(int(os.Stderr.Fd()))
 	if c.Bool("overwrite") {
@@ -317,21 +349,34 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 		}
 		o.Fusion = f
 	}
-	if set("scorer-loss") {
-		l := strings.ToLower(strings.TrimSpace(c.String("scorer-loss")))
-		if l != "bpr" && l != "sampled_softmax" {
-			return usageErrorf("%s: --scorer-loss %q: want bpr or sampled_softmax", c.Command.Name, c.String("scorer-loss"))
+	if set("families") {
+		var fams []string
+		for _, f := range strings.Split(c.String("families"), ",") {
+			f = strings.ToLower(strings.TrimSpace(f))
+			if f != "cf" && f != "seq" {
+				return usageErrorf("%s: --families: %q is not cf or seq", c.Command.Name, f)
+			}
+			fams = append(fams, f)
 		}
-		o.Scorer.Loss = l
+		o.Recommenders.Families = fams
 	}
-	if set("scorer-epochs") {
-		o.Scorer.Epochs = c.Int("scorer-epochs")
+	if set("seeds") {
+		o.Recommenders.Seeds = c.Int("seeds")
 	}
-	if set("scorer-dim") {
-		o.Scorer.Dim = c.Int("scorer-dim")
-	}
-	if set("mf-epochs") {
-		o.MFEpochs = c.Int("mf-epochs")
+	for _, g := range []*[]rec.Config{&o.Recommenders.CF, &o.Recommenders.Seq} {
+		cands := slices.Clone(*g)
+		for k := range cands {
+			if set("rec-epochs") {
+				cands[k].MaxEpochs = c.Int("rec-epochs")
+			}
+			if set("rec-dim") {
+				cands[k].Dim = c.Int("rec-dim")
+				if cands[k].Heads > 0 && cands[k].Dim%cands[k].Heads != 0 {
+					return usageErrorf("%s: --rec-dim %d must be divisible by the sequential model's n_head %d", c.Command.Name, cands[k].Dim, cands[k].Heads)
+				}
+			}
+		}
+		*g = cands
 	}
 	if set("user-max-tokens") {
 		o.UserMaxTokens = c.Int("user-max-tokens")
@@ -374,6 +419,9 @@ func modelPath(p string) (string, error) {
 // options, the logger and a cleanup that removes an --out it created if the command fails.
 func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...string) (pipeline.Options, *slog.Logger, func(), error) {
 	for _, name := range required {
+		if name == fData && c.IsSet("config") {
+			continue // the file may name the data; checked below
+		}
 		if _, err := requireString(c, name); err != nil {
 			return base, nil, nil, err
 		}
@@ -386,6 +434,9 @@ func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...
 	opts := base
 	if err := applyFlags(c, env, &opts); err != nil {
 		return base, nil, nil, err
+	}
+	if slices.Contains(required, fData) && opts.DataPath == "" && opts.Synthetic == nil {
+		return base, nil, nil, usageErrorf("%s: --data is required (or a --config file with data_path)", c.Command.Name)
 	}
 	if opts.ContinuePretraining && opts.ModelDir == "" {
 		return base, nil, nil, usageErrorf("%s: --continue-pretraining needs --model", c.Command.Name)
@@ -509,7 +560,7 @@ func printResults(env *Env, res *pipeline.Results) error {
 }
 
 // behaviorTable formats the behaviour errors like Results.Table.
-func behaviorTable(b pipeline.Behavior) string {
+func behaviorTable(b *pipeline.Behavior) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "  %-16s %8s %8s %8s %6s\n", "method", "MSE", "RMSE", "MAE", "n")
 	for _, row := range []struct {
@@ -533,7 +584,7 @@ func stageReportText(rep *pipeline.StageReport) string {
 		fmt.Fprintf(&s, "\nsentiment (H1 head, test reviews):\n%s", r.String())
 	}
 	if rep.Behavior != nil {
-		fmt.Fprintf(&s, "\nbehavior (H2 head, held-out targets):\n%s", behaviorTable(*rep.Behavior))
+		fmt.Fprintf(&s, "\nbehavior (H2 head, held-out targets):\n%s", behaviorTable(rep.Behavior))
 	}
 	s.WriteString("\ncheckpoints:\n")
 	names := make([]string, 0, len(rep.Dirs))

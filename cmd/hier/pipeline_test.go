@@ -23,11 +23,28 @@ import (
 
 // tinyBudget are the flags that make a pipeline run take seconds: a 1-layer, 32-wide GPT-2,
 // 20 pre-training steps on 32-token examples, one fine-tuning epoch.
+// With --config tinyConfig (added by TestMain): one candidate configuration per recommender
+// family, two seeds.
 var tinyBudget = []string{
 	"--layers", "1", "--heads", "2", "--embd", "32", "--max-len", "32",
 	"--max-steps-pretrain", "20", "--epochs-finetune", "1", "--max-steps-finetune", "30",
-	"--scorer-epochs", "10", "--mf-epochs", "10", "--user-max-tokens", "64",
+	"--user-max-tokens", "64",
 }
+
+// tinyConfig is a run configuration file (the config.json schema) with small recommender grids.
+var tinyConfig string
+
+const tinyConfigJSON = `{
+  "recommenders": {
+    "seeds": 2,
+    "cf": [{"dim": 16, "lr": 0.01, "weight_decay": 0.5, "loss": "softmax", "max_epochs": 6, "patience": 3, "batch_size": 64}],
+    "seq": [{"dim": 16, "lr": 0.003, "weight_decay": 0.1, "dropout": 0.2, "loss": "softmax", "max_epochs": 4, "patience": 2,
+             "batch_size": 32, "max_len": 16, "n_layer": 1, "n_head": 2}]
+  }
+}`
+
+// allMethods are the ranking table's methods when every level exists.
+var allMethods = []string{"popularity", "mf", "cf_h0", "cf_h0_h1", "cf_h0_h2", "cf_h", "sasrec", "seq_h0", "seq_h0_h1", "seq_h0_h2", "seq_h"}
 
 var rankingMetrics = []string{"hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"}
 
@@ -46,9 +63,27 @@ type runJSON struct {
 		MacroAvg    classMetrics            `json:"macro_avg"`
 		WeightedAvg classMetrics            `json:"weighted_avg"`
 	} `json:"sentiment"`
-	Behavior map[string]map[string]float64 `json:"behavior"`
+	Behavior map[string]json.RawMessage    `json:"behavior"`
 	Ranking  map[string]map[string]float64 `json:"ranking"`
-	Split    struct {
+	Seeds    []struct {
+		Seed    uint64                        `json:"seed"`
+		Ranking map[string]map[string]float64 `json:"ranking"`
+	} `json:"seeds"`
+	Slices map[string][]struct {
+		Slice  string  `json:"slice"`
+		N      int     `json:"n"`
+		HR10   float64 `json:"hr@10"`
+		NDCG10 float64 `json:"ndcg@10"`
+	} `json:"slices"`
+	Bootstrap *struct {
+		Hierarchy string  `json:"best_hierarchy"`
+		IDOnly    string  `json:"best_id_only"`
+		MeanDiff  float64 `json:"mean_diff"`
+		CILow     float64 `json:"ci_low"`
+		CIHigh    float64 `json:"ci_high"`
+	} `json:"bootstrap"`
+	Served string `json:"served_method"`
+	Split  struct {
 		Test int `json:"test"`
 	} `json:"split"`
 	OutDir      string  `json:"out_dir"`
@@ -73,10 +108,13 @@ func pipelineJSON(t *testing.T, args ...string) (map[string]json.RawMessage, run
 	return raw, res
 }
 
-// checkResults checks the shape and ranges of a results object.
-func checkResults(t *testing.T, raw map[string]json.RawMessage, res runJSON, users int) {
+// checkResults checks a results object: its sections, that the sentiment supports add up to
+// the test users, that the ranking table is the mean of the per-seed tables, that the slices
+// partition the test users, and that the bootstrap compares the served method with an ID-only one.
+// methods are the ranking's methods; withSentiment says whether H1 was trained.
+func checkResults(t *testing.T, raw map[string]json.RawMessage, res runJSON, users int, methods []string, withSentiment bool) {
 	t.Helper()
-	for _, k := range []string{"dataset", "counts", "sentiment", "behavior", "ranking", "out_dir", "wall_seconds"} {
+	for _, k := range []string{"schema_version", "dataset", "counts", "behavior", "ranking", "ranking_std", "seeds", "slices", "recommenders", "protocol", "out_dir", "wall_seconds"} {
 		assert.Contains(t, raw, k)
 	}
 	var counts map[string]json.RawMessage
@@ -85,43 +123,47 @@ func checkResults(t *testing.T, raw map[string]json.RawMessage, res runJSON, use
 		assert.Contains(t, counts, k, "counts")
 	}
 	assert.Equal(t, users, res.Counts["users"])
-	var sent map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(raw["sentiment"], &sent))
-	for _, k := range []string{"classes", "accuracy", "macro_avg", "weighted_avg"} {
-		assert.Contains(t, sent, k, "sentiment")
-	}
-	var classes map[string]map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(sent["classes"], &classes))
-	support := 0
-	for _, label := range []string{"negative", "neutral", "positive"} {
-		require.Contains(t, classes, label)
-		for _, k := range []string{"precision", "recall", "f1", "support"} {
-			assert.Contains(t, classes[label], k, "sentiment class %s", label)
+	if withSentiment {
+		var sent map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(raw["sentiment"], &sent))
+		for _, k := range []string{"classes", "accuracy", "macro_avg", "weighted_avg"} {
+			assert.Contains(t, sent, k, "sentiment")
 		}
-		m := res.Sent.Classes[label]
-		for _, v := range []float64{m.Precision, m.Recall, m.F1} {
-			assert.True(t, v >= 0 && v <= 1, "sentiment %s: %v", label, m)
+		assert.Contains(t, raw, "sentiment_baseline")
+		support := 0
+		for _, label := range []string{"negative", "neutral", "positive"} {
+			require.Contains(t, res.Sent.Classes, label)
+			support += res.Sent.Classes[label].Support
 		}
-		support += m.Support
+		assert.Equal(t, res.Split.Test, support, "sentiment support sums to the test size")
+	} else {
+		assert.NotContains(t, raw, "sentiment")
 	}
-	assert.Equal(t, res.Split.Test, support, "sentiment support sums to the test size")
-	assert.True(t, res.Sent.Accuracy >= 0 && res.Sent.Accuracy <= 1)
 	for _, m := range []string{"model", "global_mean", "user_item_bias"} {
-		require.Contains(t, res.Behavior, m)
-		for _, k := range []string{"mse", "rmse", "mae"} {
-			v, ok := res.Behavior[m][k]
-			assert.True(t, ok && v >= 0, "behavior %s %s: %v", m, k, res.Behavior[m])
-		}
+		var r map[string]float64
+		require.NoError(t, json.Unmarshal(res.Behavior[m], &r), "behavior %s", m)
+		assert.Equal(t, float64(res.Split.Test), r["n"], "behavior %s is over every held-out rating", m)
 	}
-	require.Len(t, res.Ranking, 6, "ranking methods")
-	for _, m := range []string{"popularity", "mf", "h0", "h0_h1", "h0_h2", "h"} {
+	require.Len(t, res.Ranking, len(methods), "ranking methods")
+	require.Len(t, res.Seeds, 2)
+	for _, m := range methods {
 		require.Contains(t, res.Ranking, m)
 		assert.Len(t, res.Ranking[m], len(rankingMetrics), "ranking %s", m)
 		for _, k := range rankingMetrics {
-			v, ok := res.Ranking[m][k]
-			assert.True(t, ok && v >= 0 && v <= 1, "ranking %s %s = %v", m, k, v)
+			assert.InDelta(t, (res.Seeds[0].Ranking[m][k]+res.Seeds[1].Ranking[m][k])/2, res.Ranking[m][k], 1e-12, "ranking %s %s is the seed mean", m, k)
 		}
+		n := 0
+		for _, sl := range res.Slices[m] {
+			if strings.HasPrefix(sl.Slice, "users_") {
+				n += sl.N
+			}
+		}
+		assert.Equal(t, res.Split.Test, n, "the user slices of %s partition the test users", m)
 	}
+	require.NotNil(t, res.Bootstrap)
+	assert.Equal(t, res.Served, res.Bootstrap.Hierarchy)
+	assert.Contains(t, []string{"mf", "sasrec"}, res.Bootstrap.IDOnly)
+	assert.LessOrEqual(t, res.Bootstrap.CILow, res.Bootstrap.CIHigh)
 	assert.Positive(t, res.WallSeconds)
 }
 
@@ -140,7 +182,7 @@ func TestPipelineRunAmazon(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	args := append([]string{"run", "--data", data, "--max-users", "60", "--out", out, "--device", "cpu"}, tinyBudget...)
 	raw, res := pipelineJSON(t, args...)
-	checkResults(t, raw, res, 60)
+	checkResults(t, raw, res, 60, allMethods, true)
 	assert.Equal(t, out, res.OutDir)
 
 	t.Run("output directory", func(t *testing.T) {
@@ -222,18 +264,23 @@ func TestPipelineRunAmazon(t *testing.T) {
 		r := hier(t, "evaluate", "--run", out, "--json")
 		require.Equal(t, 0, r.Code, r.Stderr)
 		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &ev))
-		for _, m := range []string{"popularity", "mf", "h0", "h0_h1", "h0_h2", "h"} {
-			assert.Equal(t, res.Ranking[m], ev.Ranking[m], "ranking %s", m)
-		}
+		assert.Equal(t, res.Ranking, ev.Ranking)
+		assert.Equal(t, res.Slices, ev.Slices)
+		assert.Equal(t, res.Bootstrap, ev.Bootstrap)
 		assert.Equal(t, res.Sent, ev.Sent, "sentiment report")
-		for m, vals := range res.Behavior {
-			for k, v := range vals {
-				assert.InDelta(t, v, ev.Behavior[m][k], 1e-9, "behavior %s %s", m, k)
+		for m := range res.Behavior {
+			var a, b map[string]float64
+			if json.Unmarshal(res.Behavior[m], &a) != nil {
+				continue // a number, not a table
+			}
+			require.NoError(t, json.Unmarshal(ev.Behavior[m], &b))
+			for k, v := range a {
+				assert.InDelta(t, v, b[k], 1e-9, "behavior %s %s", m, k)
 			}
 		}
 		assert.Equal(t, res.Counts, ev.Counts)
 		table := ok(t, "evaluate", "--run", out)
-		assert.Contains(t, table, "ranking (full catalogue")
+		assert.Contains(t, table, "ranking (test; mean")
 		assert.Contains(t, table, "popularity")
 	})
 
@@ -290,7 +337,19 @@ func TestPipelineRunMovieLens(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ml")
 	args := append([]string{"run", "--data", data, "--max-users", "40", "--out", out, "--fusion", "concat", "--multitask"}, tinyBudget...)
 	raw, res := pipelineJSON(t, args...)
-	checkResults(t, raw, res, 40)
+	// MovieLens has no review text: H1 is skipped (said in "skipped"), and so are the methods
+	// that read it.
+	var noH1 []string
+	for _, m := range allMethods {
+		if !strings.HasSuffix(m, "_h1") && !strings.HasSuffix(m, "_h") {
+			noH1 = append(noH1, m)
+		}
+	}
+	checkResults(t, raw, res, 40, noH1, false)
+	var skipped map[string]string
+	require.NoError(t, json.Unmarshal(raw["skipped"], &skipped))
+	assert.Contains(t, skipped["h1"], "no review text")
+	assert.Contains(t, skipped["cf_h"], "no H1 level")
 	var fusion string
 	require.NoError(t, json.Unmarshal(raw["fusion"], &fusion))
 	assert.Equal(t, "concat", fusion)
@@ -307,8 +366,8 @@ func TestPipelineStages(t *testing.T) {
 		Sentiment   *struct {
 			Classes map[string]classMetrics `json:"classes"`
 		} `json:"sentiment"`
-		Behavior    map[string]map[string]float64 `json:"behavior"`
-		WallSeconds float64                       `json:"wall_seconds"`
+		Behavior    map[string]json.RawMessage `json:"behavior"`
+		WallSeconds float64                    `json:"wall_seconds"`
 	}
 	r := hier(t, "pretrain", "--data", data, "--max-users", "30", "--out", pre, "--layers", "1", "--embd", "32",
 		"--max-len", "32", "--max-steps-pretrain", "5", "--json")
@@ -358,7 +417,7 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &raw), stdout.String())
 	var res runJSON
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
-	checkResults(t, raw, res, 40)
+	checkResults(t, raw, res, 40, allMethods, true)
 	assert.Equal(t, "synthetic-shop", res.Dataset)
 	assert.Regexp(t, `^runs/demo-\d{8}-\d{6}`, res.OutDir)
 	assert.FileExists(t, filepath.Join(wd, res.OutDir, "metrics.json"))
@@ -406,7 +465,8 @@ func TestPipelineErrors(t *testing.T) {
 		{"nonexistent data", []string{"run", "--data", missing, "--out", out}, exitError, []string{missing, "does not exist"}},
 		{"malformed CSV, strict", []string{"run", "--data", bad, "--out", out, "--strict"}, exitError, []string{"bad.csv:3", `field "overall"`, "five"}},
 		{"bad fusion", []string{"run", "--data", bad, "--out", out, "--fusion", "sum-of-all"}, exitUsage, []string{"--fusion", "sum-of-all"}},
-		{"bad scorer loss", []string{"run", "--data", bad, "--out", out, "--scorer-loss", "hinge"}, exitUsage, []string{"--scorer-loss", "hinge"}},
+		{"bad families", []string{"run", "--data", bad, "--out", out, "--families", "cf,knn"}, exitUsage, []string{"--families", "knn"}},
+		{"missing config", []string{"run", "--data", bad, "--out", out, "--config", missing}, exitError, []string{"config", missing}},
 		{"bad layers", []string{"run", "--data", bad, "--out", out, "--layers", "0"}, exitUsage, []string{"--layers must be >= 1"}},
 		{"embd not divisible", []string{"run", "--data", bad, "--out", out, "--embd", "30", "--heads", "4"}, exitUsage, []string{"divisible"}},
 		{"pretrain without --out", []string{"pretrain", "--data", bad}, exitUsage, []string{"--out is required"}},
@@ -526,7 +586,7 @@ func TestPipelineRunGenericColumns(t *testing.T) {
 	args := append([]string{"run", "--data", path, "--columns", "user=uid,item=sku,rating=stars,time=ts,summary=title,text=body,numeric=clicks",
 		"--behavior-column", "clicks", "--out", out}, tinyBudget...)
 	raw, res := pipelineJSON(t, args...)
-	checkResults(t, raw, res, 12)
+	checkResults(t, raw, res, 12, allMethods, true)
 
 	// A mapping without user= is a usage error on one line.
 	r := hier(t, "run", "--data", path, "--columns", "item=sku", "--out", filepath.Join(dir, "x"))

@@ -30,11 +30,18 @@ func cmdRun() *cli.Command {
 			"     training-split reviews and item texts;\n" +
 			"  2. heads: H1 sentiment classifier (ratings 1-2 negative, 3 neutral, 4-5 positive) and H2\n" +
 			"     behaviour regressor (--behavior-column), separately or jointly (--multitask);\n" +
-			"  3. interest vectors: H0 (backbone encoding of the user's training text), H1, H2;\n" +
-			"  4. recommender over the fused H (--fusion) and item vectors, plus the ablations h0,\n" +
-			"     h0_h1, h0_h2 and the popularity and BPR-MF baselines;\n" +
-			"  5. evaluation on the test split: sentiment report, rating errors, ranking over the full\n" +
-			"     catalogue (history masked).\n\n" +
+			"  3. interest levels: H0 (backbone encoding of the user's training text), H1, H2, and item\n" +
+			"     text vectors from the same backbone;\n" +
+			"  4. recommenders (--families): hybrid CF (p_u + f(H_u))·(q_i + g(x_i)) + b_i and a GPT-2\n" +
+			"     sequential model over the user's items with H as a user token, each as the ablation\n" +
+			"     ID only (mf, sasrec), +H0, +H0+H1, +H0+H2, +H (cf_h0 ... seq_h), every method's\n" +
+			"     configuration chosen on the validation split from the same candidates, then trained\n" +
+			"     with --seeds seeds;\n" +
+			"  5. evaluation on the test split: sentiment report beside TF-IDF + logistic regression,\n" +
+			"     rating errors beside the user+item bias model, ranking over the full catalogue\n" +
+			"     (history masked, pessimistic ties) with mean and std over seeds, slices by user\n" +
+			"     activity and item popularity, and a paired bootstrap of the best hierarchy variant\n" +
+			"     against the best ID-only model.\n\n" +
 			"Output: the results table (or one JSON object with --json).\n" +
 			runDirHelp + "\nUse 'hier recommend --run DIR', 'hier evaluate --run DIR' and 'hier embed --run DIR' on it.\n\n" +
 			resultsJSONHelp + "\n\n" + longRunHelp,

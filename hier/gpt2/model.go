@@ -304,6 +304,8 @@ func (m *Model) checkInputs(inputIDs, attentionMask *torch.Tensor) (int64, int64
 // model's dtype. Every intermediate and the result are owned by s (the caller Keeps the result or
 // closes s after backward). Errors: wrong dtype or shape, sequence longer than n_positions, an id
 // outside the vocabulary.
+//
+// Forward is the token-embedding lookup wte[input_ids] followed by ForwardEmbeds.
 func (m *Model) Forward(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (out *torch.Tensor, err error) {
 	B, T, err := m.checkInputs(inputIDs, attentionMask)
 	if err != nil {
@@ -312,22 +314,87 @@ func (m *Model) Forward(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (
 	defer torch.Recover(&err)
 	// Scoped second handles, so that everything computed from the inputs belongs to s.
 	ids := s.Track(torch.Must(inputIDs.Share()))
+	tok, err := torch.Embedding(m.WTE, ids, -1)
+	if err != nil {
+		return nil, fmt.Errorf("gpt2: %w", err)
+	}
+	return m.forwardEmbeds(s, tok, attentionMask, B, T), nil
+}
+
+// ForwardEmbeds runs the backbone on token embeddings instead of token ids, like HF
+// GPT2Model.forward(inputs_embeds=...): inputs_embeds is [batch, seq, n_embd] in the model's
+// dtype and on its device; it takes the place of wte[input_ids], so the learned positions
+// wpe[0..seq-1] are added to it, then embedding dropout, the blocks and ln_f are applied exactly
+// as in Forward (Forward(ids) is ForwardEmbeds(wte[ids])). attention_mask is [batch, seq], 1 for
+// real positions and 0 for right padding (nil: all real). It returns last_hidden_state
+// [batch, seq, n_embd] in the model's dtype, owned by s with every intermediate. The result is
+// differentiable with respect to inputs_embeds when it requires grad (e.g. item embeddings of a
+// sequential recommender). Errors: inputs_embeds not 3-D, an empty batch or sequence, a last
+// dimension other than n_embd, a dtype other than the model's, another device, seq longer than
+// n_positions, an attention_mask of another shape.
+func (m *Model) ForwardEmbeds(s *torch.Scope, inputsEmbeds, attentionMask *torch.Tensor) (out *torch.Tensor, err error) {
+	B, T, err := m.checkEmbeds(inputsEmbeds, attentionMask)
+	if err != nil {
+		return nil, err
+	}
+	defer torch.Recover(&err)
+	x := s.Track(torch.Must(inputsEmbeds.Share()))
+	return m.forwardEmbeds(s, x, attentionMask, B, T), nil
+}
+
+// checkEmbeds validates inputs_embeds [batch, seq, n_embd] (the model's dtype and device,
+// seq <= n_positions) and attention_mask ([batch, seq] or nil) and returns batch and seq.
+func (m *Model) checkEmbeds(inputsEmbeds, attentionMask *torch.Tensor) (int64, int64, error) {
+	info, err := inputsEmbeds.Info()
+	if err != nil {
+		return 0, 0, fmt.Errorf("gpt2: inputs_embeds: %w", err)
+	}
+	if len(info.Shape) != 3 {
+		return 0, 0, fmt.Errorf("gpt2: inputs_embeds must be [batch, seq, n_embd], got shape %v", info.Shape)
+	}
+	B, T, C := info.Shape[0], info.Shape[1], info.Shape[2]
+	if B == 0 || T == 0 {
+		return 0, 0, fmt.Errorf("gpt2: empty inputs_embeds shape %v", info.Shape)
+	}
+	if C != int64(m.Config.NEmbd) {
+		return 0, 0, fmt.Errorf("gpt2: inputs_embeds last dimension is %d, the model's n_embd is %d (shape %v)", C, m.Config.NEmbd, info.Shape)
+	}
+	if dt := m.DType(); info.DType != dt {
+		return 0, 0, fmt.Errorf("gpt2: inputs_embeds dtype %s does not match the model's %s", info.DType, dt)
+	}
+	if dev := m.Device(); info.Device != dev {
+		return 0, 0, fmt.Errorf("gpt2: inputs_embeds is on %s, the model on %s", info.Device, dev)
+	}
+	if T > int64(m.Config.NPositions) {
+		return 0, 0, fmt.Errorf("gpt2: sequence length %d exceeds n_positions %d (truncate the input)", T, m.Config.NPositions)
+	}
+	if attentionMask != nil {
+		mi, err := attentionMask.Info()
+		if err != nil {
+			return 0, 0, fmt.Errorf("gpt2: attention_mask: %w", err)
+		}
+		if len(mi.Shape) != 2 || mi.Shape[0] != B || mi.Shape[1] != T {
+			return 0, 0, fmt.Errorf("gpt2: attention_mask shape %v does not match inputs_embeds [batch, seq] = [%d, %d]", mi.Shape, B, T)
+		}
+	}
+	return B, T, nil
+}
+
+// forwardEmbeds is the shared path of Forward and ForwardEmbeds: tok [B, T, n_embd] (owned by s)
+// plus positions, dropout, the blocks and ln_f. It panics on libtorch errors (callers Recover).
+func (m *Model) forwardEmbeds(s *torch.Scope, tok, attentionMask *torch.Tensor, B, T int64) *torch.Tensor {
 	var mask *torch.Tensor
 	if attentionMask != nil {
 		mask = s.Track(torch.Must(attentionMask.Share()))
 	}
 	dt, dev := m.DType(), m.Device()
-	tok, err := torch.Embedding(m.WTE, ids, -1)
-	if err != nil {
-		return nil, fmt.Errorf("gpt2: %w", err)
-	}
 	pos := s.Track(torch.Must(m.WPE.Narrow(0, 0, T))) // position ids 0..T-1
 	h := tok.MustAdd(pos).MustDropout(m.Config.EmbdPdrop, m.train)
 	bias := AttentionBias(s, mask, B, T, dt, dev)
 	for i, b := range m.Blocks {
 		h = m.block(s, b, i, h, bias)
 	}
-	return m.layerNorm(h, m.LnFW, m.LnFB), nil
+	return m.layerNorm(h, m.LnFW, m.LnFB)
 }
 
 // block runs one transformer block on h (owned by s) and returns its output, owned by s. The

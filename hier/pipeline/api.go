@@ -32,6 +32,8 @@ type Index struct {
 	Items   []string `json:"items"`
 	History [][]int  `json:"history"`
 	Fusion  Fusion   `json:"fusion"`
+	// Method is the recommender whose vectors serve ("users" and "items" in vectors.safetensors).
+	Method string `json:"method"`
 }
 
 // Recommendation is one recommended item.
@@ -45,8 +47,8 @@ type Recommendation struct {
 type RunModel struct {
 	Dir     string
 	Index   Index
-	H       *Matrix // fused user vectors [users, D]
-	ItemVec *Matrix // item vectors [items, D]
+	H       *Matrix // the served method's user vectors [users, D+1] (Index.Method)
+	ItemVec *Matrix // its item vectors [items, D+1]: scores are dot products
 	userIdx map[string]int
 
 	encOnce sync.Once
@@ -73,7 +75,7 @@ func LoadRun(dir string) (*RunModel, error) {
 			t.Free()
 		}
 	}()
-	for name, dst := range map[string]**Matrix{"h": &r.H, "items": &r.ItemVec} {
+	for name, dst := range map[string]**Matrix{"users": &r.H, "items": &r.ItemVec} {
 		t, ok := ts[name]
 		if !ok {
 			return nil, fmt.Errorf("pipeline: %s has no tensor %q", filepath.Join(dir, VectorsFileName), name)
@@ -102,8 +104,8 @@ func LoadRun(dir string) (*RunModel, error) {
 	return r, nil
 }
 
-// Recommend returns the k best items for a user by H_u · v_i over the full catalogue, excluding
-// the user's history. Errors: an unknown user, k < 1.
+// Recommend returns the k best items for a user by the served method's scores (user vector ·
+// item vector) over the full catalogue, excluding the user's history. Errors: an unknown user, k < 1.
 func (r *RunModel) Recommend(user string, k int) ([]Recommendation, error) {
 	u, ok := r.userIdx[user]
 	if !ok {

@@ -6,44 +6,14 @@ import (
 	"sort"
 
 	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/torch"
 )
 
-// Matrix is a dense row-major float32 matrix [Rows, Cols] held in Go memory.
-type Matrix struct {
-	Rows, Cols int
-	Data       []float32
-}
+// Matrix is a dense row-major float32 matrix [Rows, Cols] held in Go memory (rec.Matrix).
+type Matrix = rec.Matrix
 
-// Row returns row i (a slice of Data, not a copy).
-func (m *Matrix) Row(i int) []float32 { return m.Data[i*m.Cols : (i+1)*m.Cols] }
-
-// Tensor copies the matrix into a float32 tensor [Rows, Cols] on device d.
-func (m *Matrix) Tensor(d torch.Device) (*torch.Tensor, error) {
-	t, err := torch.FromSlice(m.Data, int64(m.Rows), int64(m.Cols))
-	if err != nil || d == torch.CPU {
-		return t, err
-	}
-	defer t.Free()
-	return t.ToDevice(d)
-}
-
-func matrixFromTensor(t *torch.Tensor) (*Matrix, error) {
-	s := t.Shape()
-	if len(s) != 2 {
-		return nil, fmt.Errorf("pipeline: want a matrix, got shape %v", s)
-	}
-	f, err := t.ToDType(torch.Float32)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Free()
-	v, err := f.Float32s()
-	if err != nil {
-		return nil, err
-	}
-	return &Matrix{Rows: int(s[0]), Cols: int(s[1]), Data: v}, nil
-}
+func matrixFromTensor(t *torch.Tensor) (*Matrix, error) { return rec.MatrixFromTensor(t) }
 
 // Pooling selects how a sequence of hidden states becomes one vector.
 type Pooling int

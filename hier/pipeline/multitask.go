@@ -167,32 +167,32 @@ func (e *multiEval) Metrics() train.Metrics {
 	return train.Metrics{Values: v, Report: rep}
 }
 
-// fitMultitask trains both heads jointly. beh's backbone is replaced by sent's (shared).
-func (r *runner) fitMultitask(sent, beh *gpt2.SequenceClassifier, sTrain, sValid, bTrain, bValid train.Dataset) error {
-	beh.Backbone.Free()
-	beh.Backbone = sent.Backbone
+// fitMultitask trains both heads jointly. h.beh's backbone is replaced by h.sent's (shared).
+func fitMultitask(e *env, h *headsOut, sTrain, sValid, bTrain, bValid train.Dataset) error {
+	h.beh.Backbone.Free()
+	h.beh.Backbone = h.sent.Backbone
 	join := func(a, b train.Dataset) train.Dataset {
 		out := make(train.Dataset, 0, len(a)+len(b))
-		for _, e := range a {
-			e.Head = headSentiment
-			out = append(out, e)
+		for _, ex := range a {
+			ex.Head = headSentiment
+			out = append(out, ex)
 		}
-		for _, e := range b {
-			e.Head = headBehavior
-			out = append(out, e)
+		for _, ex := range b {
+			ex.Head = headBehavior
+			out = append(out, ex)
 		}
 		return out
 	}
-	st := r.opts.Sentiment
-	st.MaxLen = max(r.opts.Sentiment.MaxLen, r.opts.Behavior.MaxLen)
-	cfg := r.stageConfig(st, "multitask")
+	st := e.opts.Sentiment
+	st.MaxLen = max(e.opts.Sentiment.MaxLen, e.opts.Behavior.MaxLen)
+	cfg := stageConfig(e, st, "multitask")
 	valid := join(sValid, bValid)
-	done := r.withEarlyStopping(&cfg, "multitask", "loss", valid)
-	res, err := train.Fit(r.ctx, &multiTask{sent: sent, beh: beh, wS: r.opts.SentimentWeight, wB: r.opts.BehaviorWeight}, join(sTrain, bTrain), valid, cfg)
+	done := withEarlyStopping(e, &cfg, "multitask", "loss", valid)
+	res, err := train.Fit(e.ctx, &multiTask{sent: h.sent, beh: h.beh, wS: e.opts.SentimentWeight, wB: e.opts.BehaviorWeight}, join(sTrain, bTrain), valid, cfg)
 	done()
 	if err != nil {
 		return err
 	}
-	r.record("multitask", res)
+	h.curves["multitask"] = curve{Train: res.StepLosses, Valid: validCurve(res, "loss"), ValidMetric: "loss"}
 	return nil
 }

@@ -5,19 +5,50 @@
 //	H1 sentiment tendency   a sequence-classification head fine-tuned on review sentiment
 //	H2 behaviour/context    a regression head fine-tuned on a behaviour target (the rating)
 //
-// fuses them into H (concat, weighted sum or a learned gate), trains a recommender over H and
-// item representations, and evaluates sentiment, behaviour and ranking against baselines on a
-// per-user temporal leave-one-out split.
+// feeds them into the recommenders of package rec (hybrid collaborative filtering and a GPT-2
+// sequential user model, each beside its ID-only twin), and evaluates sentiment, behaviour and
+// ranking against baselines on a per-user temporal leave-one-out split.
+//
+// A run is a chain of stages with explicit inputs and outputs (run.go):
+//
+//	prepare       dataset → split, texts, rec.Data, tokenizer          (prepare.go)
+//	backbone      → a GPT-2 backbone (loaded, or pre-trained from scratch)  (backbone.go)
+//	heads         backbone → H1 sentiment and H2 behaviour heads, and their evaluation (heads.go)
+//	features      backbone, heads → rec.Features (H0, H1, H2, item text)   (features.go)
+//	recommenders  rec.Data, features → every method selected on validation, 3 seeds (recommend.go)
+//	evaluate      → Results: ranking, seeds, slices, bootstrap          (results.go)
+//
+// pipeline imports rec, train, gpt2, data, eval, baseline, report and torch; nothing in hier
+// imports it.
 package pipeline
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/hier-ai/hier/hier/data"
+	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/torch"
 )
+
+// Fusion is how the interest levels combine into H (see rec.Fusion).
+type Fusion = rec.Fusion
+
+// Fusion methods.
+const (
+	FusionConcat   = rec.FusionConcat
+	FusionWeighted = rec.FusionWeighted
+	FusionGate     = rec.FusionGate
+)
+
+// ParseFusion accepts concat, weighted (or sum), gate.
+func ParseFusion(s string) (Fusion, error) { return rec.ParseFusion(s) }
 
 // BackboneConfig sizes the small GPT-2 pre-trained from scratch when no checkpoint is given.
 type BackboneConfig struct {
@@ -35,11 +66,32 @@ type StageConfig struct {
 	LR          float64 `json:"lr"`
 	WeightDecay float64 `json:"weight_decay"`
 	MaxLen      int     `json:"max_len"` // tokens per example
+	// MaxExamples caps the training examples of a fine-tuning stage (a seeded sample; 0: all),
+	// so a large dataset's heads fit the time budget.
+	MaxExamples int `json:"max_examples,omitempty"`
+}
+
+// RecommenderOptions configure the recommenders of package rec.
+type RecommenderOptions struct {
+	// Families are the recommender families trained: "cf" (mf and cf_*), "seq" (sasrec and
+	// seq_*). Default both.
+	Families []string `json:"families"`
+	// Seeds is the number of seeds each chosen configuration is trained with (Seed, Seed+1, …);
+	// selection uses the first.
+	Seeds int `json:"seeds"`
+	// CF and Seq are the candidate configurations of each family, tried on the validation split
+	// for every method of the family (the ID-only twin and each hierarchy variant get the same
+	// candidates). Zero fields take rec.DefaultConfig's values.
+	CF  []rec.Config `json:"cf"`
+	Seq []rec.Config `json:"seq"`
+	// Threads is libtorch's intra-op thread count while the recommenders train (their matrices
+	// are small, so 1 thread wastes little and leaves no spinning OpenMP team); 0 keeps Threads.
+	Threads int `json:"threads"`
 }
 
 // Options configure Run. Start from DefaultOptions (or DemoOptions) and change fields: zero
 // numeric and string fields take DefaultOptions' values, but booleans are used as given (the
-// defaults turn BalanceSentiment and ScorerSearch on).
+// defaults turn BalanceSentiment on).
 type Options struct {
 	DataPath string `json:"data_path,omitempty"` // a dataset file or directory (see data.Load)
 	// Synthetic, when set (and DataPath is empty), generates the dataset with data.Synthetic.
@@ -55,12 +107,15 @@ type Options struct {
 	Strict              bool   `json:"strict"`  // malformed records are errors instead of being skipped
 	// Columns maps a generic CSV/JSONL file's columns (user, item, rating, time, text, summary,
 	// numeric behaviour columns); nil detects the Amazon or MovieLens layouts.
-	Columns   *data.Columns  `json:"columns,omitempty"`
-	MaxUsers  int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
-	Backbone  BackboneConfig `json:"backbone"`
-	Pretrain  StageConfig    `json:"pretrain"`
-	Sentiment StageConfig    `json:"sentiment"`
-	Behavior  StageConfig    `json:"behavior"`
+	Columns  *data.Columns  `json:"columns,omitempty"`
+	MaxUsers int            `json:"max_users,omitempty"` // keep only the first N users (a slice for quick runs)
+	Backbone BackboneConfig `json:"backbone"`
+	Pretrain StageConfig    `json:"pretrain"`
+	// PretrainVocab is the LM head's vocabulary during pre-training from scratch: VocabCorpus
+	// (default: the corpus's token ids, an exact and cheaper softmax for that corpus) or VocabFull.
+	PretrainVocab string      `json:"pretrain_vocab"`
+	Sentiment     StageConfig `json:"sentiment"`
+	Behavior      StageConfig `json:"behavior"`
 	// Multitask trains the H1 and H2 heads jointly on one shared backbone, with loss
 	// SentimentWeight·CE + BehaviorWeight·MSE.
 	Multitask       bool          `json:"multitask"`
@@ -72,18 +127,13 @@ type Options struct {
 	BalanceSentiment bool `json:"balance_sentiment"`
 	// BehaviorColumn is the numeric target of H2: "rating" (default) or a key of
 	// data.Interaction.Values (e.g. "helpful_votes").
-	BehaviorColumn string       `json:"behavior_column"`
-	UserMaxTokens  int          `json:"user_max_tokens"` // token budget of a user's H0 text
-	ItemMaxTokens  int          `json:"item_max_tokens"` // token budget of an item's text
-	Fusion         Fusion       `json:"fusion"`
-	Scorer         ScorerConfig `json:"scorer"`
-	// ScorerSearch picks each recommender's width and learning rate on the validation split
-	// from {8, 32, Scorer.Dim} × {Scorer.LR, 1e-2}.
-	ScorerSearch bool `json:"scorer_search"`
-	MFFactors    int  `json:"mf_factors"`
-	MFEpochs     int  `json:"mf_epochs"`
-	TopK         int  `json:"top_k"` // recommendations written per user
-	Progress     bool `json:"-"`     // progress bars on stderr
+	BehaviorColumn string             `json:"behavior_column"`
+	UserMaxTokens  int                `json:"user_max_tokens"` // token budget of a user's H0 text
+	ItemMaxTokens  int                `json:"item_max_tokens"` // token budget of an item's text
+	Fusion         Fusion             `json:"fusion"`
+	Recommenders   RecommenderOptions `json:"recommenders"`
+	TopK           int                `json:"top_k"` // recommendations written per user
+	Progress       bool               `json:"-"`     // progress bars on stderr
 }
 
 // DemoOptions is the embedded default of `hier demo`: the seeded synthetic shop and a budget
@@ -96,27 +146,48 @@ func DemoOptions() Options {
 	o.Pretrain.MaxSteps = 120
 	o.Sentiment.MaxLen, o.Behavior.MaxLen = 48, 48
 	o.UserMaxTokens, o.ItemMaxTokens = 96, 96
+	for _, g := range []*[]rec.Config{&o.Recommenders.CF, &o.Recommenders.Seq} {
+		for k := range *g {
+			(*g)[k].MaxEpochs = 40
+		}
+	}
+	o.Recommenders.Seq = o.Recommenders.Seq[:1]
 	return o
 }
 
-// DefaultOptions are sized for two CPU cores: a 2-layer, 64-wide GPT-2 pre-trained for one
-// epoch, two fine-tuning epochs per head.
+// DefaultOptions are sized for two CPU cores: a 2-layer, 64-wide GPT-2 pre-trained from scratch,
+// two fine-tuning epochs per head, and recommender grids chosen on Amazon Musical Instruments'
+// validation split.
 func DefaultOptions() Options {
+	cf := func(loss rec.Loss, wd float64) rec.Config {
+		return rec.Config{Dim: 64, LR: 1e-2, WeightDecay: wd, Dropout: 0.2, Loss: loss, MaxEpochs: 100, Patience: 10, BatchSize: 128}
+	}
+	sq := func(dropout float64) rec.Config {
+		return rec.Config{Dim: 64, LR: 1e-3, WeightDecay: 0.5, Dropout: dropout, Loss: rec.LossSoftmax, MaxEpochs: 100, Patience: 8,
+			BatchSize: 128, MaxLen: 50, Layers: 2, Heads: 2}
+	}
 	return Options{
 		Seed: 42, Device: "auto", Threads: runtime.NumCPU(),
 		Backbone:        BackboneConfig{Layers: 2, Heads: 2, Embd: 64, Positions: 128},
 		Pretrain:        StageConfig{Epochs: 1, BatchSize: 16, LR: 1e-3, WeightDecay: 0.01, MaxLen: 64},
-		Sentiment:       StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64},
-		Behavior:        StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64},
+		Sentiment:       StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64, MaxExamples: 20000},
+		Behavior:        StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64, MaxExamples: 20000},
 		SentimentWeight: 1, BehaviorWeight: 1,
 		Bins:             DefaultSentimentBins(),
 		BalanceSentiment: true,
 		BehaviorColumn:   "rating",
 		UserMaxTokens:    128, ItemMaxTokens: 128,
-		Fusion:       FusionGate,
-		Scorer:       ScorerConfig{Dim: 64, Loss: "bpr", Epochs: 40, Patience: 5, BatchSize: 256, LR: 3e-3, WeightDecay: 1e-4},
-		ScorerSearch: true,
-		MFFactors:    64, MFEpochs: 60,
+		Fusion: FusionGate,
+		Recommenders: RecommenderOptions{
+			Families: []string{rec.FamilyCF, rec.FamilySeq},
+			Seeds:    3,
+			CF: []rec.Config{
+				cf(rec.LossSoftmax, 0.5), cf(rec.LossSoftmax, 1), cf(rec.LossSoftmax, 2),
+				cf(rec.LossBPR, 0.5), cf(rec.LossBPR, 1), cf(rec.LossBPR, 2),
+			},
+			Seq:     []rec.Config{sq(0.2), sq(0.5)},
+			Threads: 1,
+		},
 		TopK: 20,
 	}
 }
@@ -137,10 +208,15 @@ func fillStage(s *StageConfig, d StageConfig) {
 	if s.MaxLen <= 0 {
 		s.MaxLen = d.MaxLen
 	}
+	if s.MaxExamples < 0 {
+		s.MaxExamples = 0
+	}
 }
 
-// resolve fills zero fields from DefaultOptions and validates. Errors name the option.
-func (o *Options) resolve() error {
+// resolve fills zero fields from DefaultOptions and validates, once per run: every stage reads
+// the resolved options (and the parsed device) and nothing re-parses them. Errors name the
+// option.
+func (o *Options) resolve() (torch.Device, error) {
 	d := DefaultOptions()
 	if o.Device == "" {
 		o.Device = d.Device
@@ -161,6 +237,13 @@ func (o *Options) resolve() error {
 		o.Backbone.Positions = d.Backbone.Positions
 	}
 	fillStage(&o.Pretrain, d.Pretrain)
+	switch o.PretrainVocab {
+	case "":
+		o.PretrainVocab = VocabCorpus
+	case VocabCorpus, VocabFull:
+	default:
+		return torch.Device{}, fmt.Errorf("option pretrain_vocab: %q is not %s or %s", o.PretrainVocab, VocabCorpus, VocabFull)
+	}
 	fillStage(&o.Sentiment, d.Sentiment)
 	fillStage(&o.Behavior, d.Behavior)
 	if o.SentimentWeight == 0 && o.BehaviorWeight == 0 {
@@ -170,7 +253,7 @@ func (o *Options) resolve() error {
 		o.Bins = d.Bins
 	}
 	if err := o.Bins.Validate(); err != nil {
-		return err
+		return torch.Device{}, err
 	}
 	if o.BehaviorColumn == "" {
 		o.BehaviorColumn = d.BehaviorColumn
@@ -184,62 +267,102 @@ func (o *Options) resolve() error {
 	if o.Fusion == "" {
 		o.Fusion = d.Fusion
 	}
-	if _, err := ParseFusion(string(o.Fusion)); err != nil {
-		return fmt.Errorf("option fusion: %w", err)
+	f, err := ParseFusion(string(o.Fusion))
+	if err != nil {
+		return torch.Device{}, fmt.Errorf("option fusion: %w", err)
 	}
-	sc := o.Scorer
-	ds := d.Scorer
-	if sc.Dim <= 0 {
-		sc.Dim = ds.Dim
+	o.Fusion = f
+	ro, dr := &o.Recommenders, d.Recommenders
+	if len(ro.Families) == 0 {
+		ro.Families = dr.Families
 	}
-	if sc.Loss == "" {
-		sc.Loss = ds.Loss
+	for k, fam := range ro.Families {
+		fam = strings.ToLower(strings.TrimSpace(fam))
+		if fam != rec.FamilyCF && fam != rec.FamilySeq {
+			return torch.Device{}, fmt.Errorf("option recommenders.families: %q is not cf or seq", fam)
+		}
+		ro.Families[k] = fam
 	}
-	if sc.Loss != "bpr" && sc.Loss != "sampled_softmax" {
-		return fmt.Errorf("option scorer.loss: %q is not bpr or sampled_softmax", sc.Loss)
+	if ro.Seeds <= 0 {
+		ro.Seeds = dr.Seeds
 	}
-	if sc.Epochs <= 0 {
-		sc.Epochs = ds.Epochs
+	if len(ro.CF) == 0 {
+		ro.CF = dr.CF
 	}
-	if sc.Patience <= 0 {
-		sc.Patience = ds.Patience
+	if len(ro.Seq) == 0 {
+		ro.Seq = dr.Seq
 	}
-	if sc.BatchSize <= 0 {
-		sc.BatchSize = ds.BatchSize
-	}
-	if sc.LR <= 0 {
-		sc.LR = ds.LR
-	}
-	if sc.WeightDecay < 0 {
-		sc.WeightDecay = ds.WeightDecay
-	}
-	sc.Fusion = o.Fusion
-	sc.Seed = o.Seed
-	o.Scorer = sc
-	if o.MFFactors <= 0 {
-		o.MFFactors = d.MFFactors
-	}
-	if o.MFEpochs <= 0 {
-		o.MFEpochs = d.MFEpochs
+	if ro.Threads < 0 {
+		ro.Threads = 0
 	}
 	if o.TopK <= 0 {
 		o.TopK = d.TopK
 	}
 	if o.OutDir == "" {
-		return fmt.Errorf("option out_dir is required")
+		return torch.Device{}, fmt.Errorf("option out_dir is required")
 	}
 	// Absolute paths, so a run directory can be evaluated from anywhere.
 	for _, p := range []*string{&o.DataPath, &o.ModelDir} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
-				return err
+				return torch.Device{}, err
 			}
 			*p = abs
 		}
 	}
-	if _, err := torch.ParseDevice(o.Device); err != nil {
-		return fmt.Errorf("option device: %w", err)
+	dev, err := torch.ParseDevice(o.Device)
+	if err != nil {
+		return torch.Device{}, fmt.Errorf("option device: %w", err)
 	}
-	return nil
+	o.Device = dev.String() // what was used: "auto" resolved
+	return dev, nil
+}
+
+// recConfigs is a family's candidate configurations with the run's fusion, device and seed.
+func (o *Options) recConfigs(family string, dev torch.Device) []rec.Config {
+	src := o.Recommenders.CF
+	if family == rec.FamilySeq {
+		src = o.Recommenders.Seq
+	}
+	out := make([]rec.Config, len(src))
+	for k, c := range src {
+		c.Fusion, c.Device = o.Fusion, dev
+		out[k] = c
+	}
+	return out
+}
+
+// ReadOptions reads a run configuration (the schema of a run's config.json) from path on top
+// of base: keys present in the file replace base's values, absent keys keep them, so a run's
+// config.json reproduces that run and a file with a few keys changes only those. Unknown keys
+// are errors (a misspelt option is never ignored); errors name the file, line and column.
+func ReadOptions(path string, base Options) (Options, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("config: %w", err)
+	}
+	o := base
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		var off int64 = -1
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			off = se.Offset
+		case errors.As(err, &te):
+			off = te.Offset
+		}
+		if off >= 0 {
+			line, col := 1+bytes.Count(raw[:off], []byte("\n")), int(off)-bytes.LastIndexByte(raw[:off], '\n')-1
+			return base, fmt.Errorf("config %s:%d:%d: %w", path, line, col, err)
+		}
+		return base, fmt.Errorf("config %s: %w", path, err)
+	}
+	if dec.More() {
+		return base, fmt.Errorf("config %s: more than one JSON value", path)
+	}
+	return o, nil
 }

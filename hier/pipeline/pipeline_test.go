@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hier-ai/hier/hier/data"
-	"github.com/hier-ai/hier/hier/eval"
 	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -90,7 +89,6 @@ func TestNoLeakageEndToEnd(t *testing.T) {
 	}
 	defer func() { textHook = nil }()
 	o := tinyOptions(t.TempDir())
-	o.Scorer.Epochs = 2
 	_, err := RunDataset(context.Background(), leakDataset(), o, nil)
 	require.NoError(t, err)
 	allowed := map[string]bool{"sentiment:valid": true, "sentiment:test": true}
@@ -129,84 +127,10 @@ func TestSentimentBins(t *testing.T) {
 	require.Error(t, SentimentBins{NegativeMax: 4, PositiveMin: 3}.Validate())
 }
 
-func TestProtocolMasksHistory(t *testing.T) {
-	p := &protocol{numItems: 5, trainItems: [][]int{{0, 1}}, validItem: []int{2}, testItem: []int{3}}
-	// Scores: items 0,1,2 (history) score highest, then 4, then the test item 3.
-	ranks := p.testRanks(func(u int, dst []float32) { copy(dst, []float32{9, 8, 7, 1, 5}) })
-	require.Equal(t, []int{1}, ranks) // only item 4 outranks it once history is masked
-}
-
 func TestMeanRows(t *testing.T) {
 	m := &Matrix{Rows: 3, Cols: 2, Data: []float32{1, 2, 3, 4, 10, 20}}
 	out := MeanRows(m, []int{0, 0, 2}, 3)
 	require.Equal(t, []float32{2, 3, 0, 0, 10, 20}, out.Data)
-}
-
-// plantedFeatures: users and items in G groups; user features carry the group signal.
-func plantedFeatures(U, I, G int, seed uint64) (feats []*Matrix, items *Matrix, fd FitData, test []int) {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	d := 8
-	user := &Matrix{Rows: U, Cols: d, Data: make([]float32, U*d)}
-	noise := &Matrix{Rows: U, Cols: d, Data: make([]float32, U*d)}
-	items = &Matrix{Rows: I, Cols: d, Data: make([]float32, I*d)}
-	for u := 0; u < U; u++ {
-		user.Data[u*d+u%G] = 1
-		for j := 0; j < d; j++ {
-			user.Data[u*d+j] += float32(rng.NormFloat64() * 0.1)
-			noise.Data[u*d+j] = float32(rng.NormFloat64())
-		}
-	}
-	for i := 0; i < I; i++ {
-		items.Data[i*d+i%G] = 1
-	}
-	fd = FitData{NumItems: I, TrainItems: make([][]int, U), ValidItem: make([]int, U)}
-	test = make([]int, U)
-	for u := 0; u < U; u++ {
-		var mine []int
-		for i := u % G; i < I; i += G {
-			mine = append(mine, i)
-		}
-		rng.Shuffle(len(mine), func(a, b int) { mine[a], mine[b] = mine[b], mine[a] })
-		fd.TrainItems[u] = mine[:4]
-		fd.ValidItem[u] = mine[4]
-		test[u] = mine[5]
-	}
-	return []*Matrix{user, noise}, items, fd, test
-}
-
-func TestScorerLearnsPlantedGroups(t *testing.T) {
-	start := torch.LiveTensors()
-	feats, items, fd, test := plantedFeatures(80, 40, 4, 7)
-	for _, fusion := range []Fusion{FusionGate, FusionConcat, FusionWeighted} {
-		for _, loss := range []string{"bpr", "sampled_softmax"} {
-			sc, err := NewScorer([]string{"signal", "noise"}, feats, items, ScorerConfig{Dim: 16, Fusion: fusion, Loss: loss, Epochs: 30, Negatives: 20, Seed: 3})
-			require.NoError(t, err)
-			require.NoError(t, sc.Fit(context.Background(), fd, nil))
-			scores, err := sc.ScoreAll()
-			require.NoError(t, err)
-			var ranks []int
-			for u := range test {
-				ranks = append(ranks, eval.RankOf(scores.Row(u), test[u], append(append([]int{}, fd.TrainItems[u]...), fd.ValidItem[u])))
-			}
-			// 10 items per group remain after masking 5 history items; a random ranking gives
-			// HR@10 ≈ 10/35 ≈ 0.29. The group signal must put the test item in the top 10.
-			hr := eval.HitRate(ranks, 10)
-			require.Greater(t, hr, 0.8, "fusion %s loss %s", fusion, loss)
-			require.NotEmpty(t, sc.History)
-			sc.Free()
-		}
-	}
-	require.Equal(t, start, torch.LiveTensors())
-}
-
-func TestScorerErrors(t *testing.T) {
-	items := &Matrix{Rows: 2, Cols: 2, Data: make([]float32, 4)}
-	_, err := NewScorer(nil, nil, items, ScorerConfig{})
-	require.Error(t, err)
-	_, err = NewScorer([]string{"a", "b"}, []*Matrix{{Rows: 2, Cols: 1, Data: []float32{1, 2}}, {Rows: 3, Cols: 1, Data: []float32{1, 2, 3}}}, items, ScorerConfig{})
-	require.ErrorContains(t, err, "users")
-	_, err = ParseFusion("average")
-	require.Error(t, err)
 }
 
 func needVocab(t *testing.T) {
@@ -226,8 +150,9 @@ func tinyOptions(out string) Options {
 	o.Sentiment = StageConfig{Epochs: 1, MaxSteps: 8, BatchSize: 16, LR: 1e-3, MaxLen: 24}
 	o.Behavior = o.Sentiment
 	o.UserMaxTokens, o.ItemMaxTokens = 32, 32
-	o.Scorer = ScorerConfig{Dim: 16, Epochs: 4, Patience: 2}
-	o.MFEpochs = 5
+	o.Recommenders.Seeds = 2
+	o.Recommenders.CF = []rec.Config{{Dim: 8, LR: 0.01, WeightDecay: 0.5, Loss: rec.LossSoftmax, MaxEpochs: 4, Patience: 2, BatchSize: 64}}
+	o.Recommenders.Seq = []rec.Config{{Dim: 8, Heads: 2, Layers: 1, LR: 0.003, MaxLen: 8, MaxEpochs: 3, Patience: 2, BatchSize: 32}}
 	return o
 }
 
@@ -244,21 +169,53 @@ func TestRunEndToEndTiny(t *testing.T) {
 	res, err := RunDataset(context.Background(), tinyShop(), tinyOptions(out), nil)
 	require.NoError(t, err)
 	require.Equal(t, 30, res.Counts.Users)
-	for _, m := range RankingMethods {
-		require.Contains(t, res.Ranking, m)
-		for _, k := range []string{"hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"} {
-			v := res.Ranking[m][k]
-			require.True(t, v >= 0 && v <= 1, "%s %s = %g", m, k, v)
+	methods := []string{"popularity", "mf", "cf_h0", "cf_h0_h1", "cf_h0_h2", "cf_h", "sasrec", "seq_h0", "seq_h0_h1", "seq_h0_h2", "seq_h"}
+	require.Len(t, res.Ranking, len(methods))
+	for _, m := range methods {
+		require.Len(t, res.Ranking[m], len(RankingMetrics), m)
+		require.Len(t, res.Slices[m], len(res.Slices["popularity"]), m)
+	}
+	// The table is the mean of the per-seed tables.
+	require.Len(t, res.Seeds, 2)
+	for _, m := range methods {
+		for _, k := range RankingMetrics {
+			require.InDelta(t, (res.Seeds[0].Ranking[m][k]+res.Seeds[1].Ranking[m][k])/2, res.Ranking[m][k], 1e-12, "%s %s", m, k)
 		}
+	}
+	require.Equal(t, res.Seeds[0].Ranking["popularity"], res.Seeds[1].Ranking["popularity"], "popularity has no seed")
+	require.Zero(t, res.RankingStd["popularity"]["ndcg@10"])
+	// Slices partition the test users twice (by activity, by item popularity).
+	users, items := 0, 0
+	for _, sl := range res.Slices["mf"] {
+		if strings.HasPrefix(sl.Name, "users_") {
+			users += sl.N
+		} else {
+			items += sl.N
+		}
+	}
+	require.Equal(t, res.Split.Test, users)
+	require.Equal(t, res.Split.Test, items)
+	// The bootstrap compares the best of each group by validation, and the served method is
+	// the best hierarchy variant.
+	require.NotNil(t, res.Bootstrap)
+	require.Contains(t, []string{"mf", "sasrec"}, res.Bootstrap.IDOnly)
+	require.Equal(t, res.Served, res.Bootstrap.Hierarchy)
+	require.LessOrEqual(t, res.Bootstrap.CILow, res.Bootstrap.MeanDiff)
+	require.GreaterOrEqual(t, res.Bootstrap.CIHigh, res.Bootstrap.MeanDiff)
+	require.Len(t, res.Recommenders, len(methods)-1)
+	for _, c := range res.Recommenders {
+		require.Len(t, c.Candidates, 1, c.Method)
+		require.Len(t, c.Seeds, 2, c.Method)
 	}
 	total := 0
 	for _, c := range res.Sentiment.Classes {
 		total += c.Support
 	}
 	require.Equal(t, res.Split.Test, total)
+	require.NotNil(t, res.SentimentBaseline)
 	require.Greater(t, res.Behavior.GlobalMean.RMSE, 0.0)
 	for _, f := range []string{ConfigFileName, IndexFileName, VectorsFileName, RecsFileName, MetricsFileName,
-		"plots/ranking.png", "plots/training_loss.png", BackboneDir + "/model.safetensors", SentimentDir + "/config.json", BehaviorDir + "/model.safetensors"} {
+		"plots/ranking.png", "plots/training_pretrain.png", "plots/recommender_valid_ndcg.png", BackboneDir + "/model.safetensors", SentimentDir + "/config.json", BehaviorDir + "/model.safetensors"} {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 	}
@@ -267,9 +224,10 @@ func TestRunEndToEndTiny(t *testing.T) {
 	// Evaluate rebuilds the split and reproduces the ranking numbers from the saved vectors.
 	ev, err := EvaluateDataset(context.Background(), tinyShop(), out, nil)
 	require.NoError(t, err)
-	for _, m := range []string{"h0", "h0_h1", "h0_h2", "h", "popularity", "mf"} {
-		require.Equal(t, res.Ranking[m], ev.Ranking[m], m)
-	}
+	require.Equal(t, res.Ranking, ev.Ranking)
+	require.Equal(t, res.Slices, ev.Slices)
+	require.Equal(t, res.Bootstrap, ev.Bootstrap)
+	require.Equal(t, res.Served, ev.Served)
 	require.Equal(t, res.Sentiment.Accuracy, ev.Sentiment.Accuracy)
 	require.InDelta(t, res.Behavior.Model.RMSE, ev.Behavior.Model.RMSE, 1e-9)
 
@@ -324,7 +282,7 @@ func TestRunMultitaskTiny(t *testing.T) {
 	res, err := RunDataset(context.Background(), tinyShop(), o, nil)
 	require.NoError(t, err)
 	require.True(t, res.Multitask)
-	require.Contains(t, res.Ranking, "h")
+	require.Contains(t, res.Ranking, "cf_h")
 }
 
 func TestRunErrors(t *testing.T) {

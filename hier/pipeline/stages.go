@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/hier-ai/hier/hier/baseline"
 	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -30,6 +33,7 @@ type StageReport struct {
 // training-split text, or opts.ModelDir continued with the causal-LM objective. It writes the
 // HF checkpoint to <OutDir>/checkpoints/backbone.
 func Pretrain(ctx context.Context, opts Options, log *slog.Logger) (*StageReport, error) {
+	start := time.Now()
 	ds, err := LoadDataset(opts)
 	if err != nil {
 		return nil, err
@@ -37,25 +41,31 @@ func Pretrain(ctx context.Context, opts Options, log *slog.Logger) (*StageReport
 	if opts.ModelDir != "" {
 		opts.ContinuePretraining = true
 	}
-	r, err := setup(ctx, ds, opts, log)
+	e, err := newEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	var m *gpt2.Model
-	if err := r.timed("backbone", func() (err error) { m, err = r.backbone(); return err }); err != nil {
+	timings := map[string]float64{}
+	var p *prepared
+	if err := e.stage(timings, "prepare", func() (err error) { p, err = prepare(e, ds); return err }); err != nil {
 		return nil, err
 	}
-	m.Free()
-	return &StageReport{Stage: "pretrain", Dirs: map[string]string{"backbone": filepath.Join(r.opts.OutDir, BackboneDir)},
-		Counts: r.res.Counts, Timings: r.res.Timings, WallSeconds: time.Since(r.started).Seconds()}, nil
+	var bb *backboneOut
+	if err := e.stage(timings, "backbone", func() (err error) { bb, err = trainBackbone(e, p); return err }); err != nil {
+		return nil, err
+	}
+	bb.model.Free()
+	return &StageReport{Stage: "pretrain", Dirs: map[string]string{"backbone": filepath.Join(e.out, BackboneDir)},
+		Counts: p.count, Timings: timings, WallSeconds: time.Since(start).Seconds()}, nil
 }
 
 // Finetune trains the sentiment head ("sentiment"), the behaviour head ("behavior") or both
 // jointly ("multitask") on the backbone in opts.ModelDir (required), evaluates them on the
 // test split and writes their HF checkpoints under <OutDir>/checkpoints.
 func Finetune(ctx context.Context, opts Options, task string, log *slog.Logger) (*StageReport, error) {
+	start := time.Now()
 	switch task {
-	case "sentiment", "behavior", "multitask":
+	case headsSentiment, headsBehavior, headsMultitask:
 	default:
 		return nil, fmt.Errorf("pipeline: unknown fine-tuning task %q: want sentiment, behavior or multitask", task)
 	}
@@ -67,39 +77,48 @@ func Finetune(ctx context.Context, opts Options, task string, log *slog.Logger) 
 		return nil, err
 	}
 	opts.ContinuePretraining = false
-	r, err := setup(ctx, ds, opts, log)
+	e, err := newEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	m, err := r.backbone() // copies the backbone into OutDir, where the heads start from
+	timings := map[string]float64{}
+	var p *prepared
+	if err := e.stage(timings, "prepare", func() (err error) { p, err = prepare(e, ds); return err }); err != nil {
+		return nil, err
+	}
+	bb, err := trainBackbone(e, p) // copies the backbone into OutDir, where the heads start from
 	if err != nil {
 		return nil, err
 	}
-	m.Free()
-	var sent, beh *gpt2.SequenceClassifier
-	if err := r.timed(task, func() (err error) { sent, beh, _, err = r.heads(task); return err }); err != nil {
+	bb.model.Free()
+	var h *headsOut
+	if err := e.stage(timings, task, func() (err error) { h, err = trainHeads(e, p, task); return err }); err != nil {
 		return nil, err
 	}
-	rep := &StageReport{Stage: "finetune:" + task, Dirs: map[string]string{}, Counts: r.res.Counts, Timings: r.res.Timings}
-	if sent != nil {
-		rep.Sentiment = r.res.Sentiment
-		rep.Dirs["sentiment"] = filepath.Join(r.opts.OutDir, SentimentDir)
-		sent.Free()
+	defer h.free()
+	res := &Results{}
+	if err := evalHeads(e, p, h, res); err != nil {
+		return nil, err
 	}
-	if beh != nil {
-		b := r.res.Behavior
-		rep.Behavior = &b
-		rep.Dirs["behavior"] = filepath.Join(r.opts.OutDir, BehaviorDir)
-		beh.Free()
+	rep := &StageReport{Stage: "finetune:" + task, Dirs: map[string]string{}, Counts: p.count, Timings: timings}
+	if h.sent != nil {
+		rep.Sentiment = res.Sentiment
+		rep.Dirs["sentiment"] = filepath.Join(e.out, SentimentDir)
 	}
-	rep.WallSeconds = time.Since(r.started).Seconds()
+	if h.beh != nil {
+		rep.Behavior = res.Behavior
+		rep.Dirs["behavior"] = filepath.Join(e.out, BehaviorDir)
+	}
+	rep.WallSeconds = time.Since(start).Seconds()
 	return rep, nil
 }
 
 // Evaluate recomputes a finished run's results from what it saved: the dataset and split are
 // rebuilt from config.json, the sentiment and behaviour checkpoints are re-evaluated on the
-// test split, every recommender is re-ranked from its saved vectors, and the baselines are
-// refitted with the run's seed. Nothing in the run directory is modified.
+// test split (the bias model refitted with the recorded regularisation), every method is
+// re-ranked from its saved vectors for every seed, and the tables, slices and bootstrap are
+// recomputed. How the run selected its configurations comes from its metrics.json. Nothing in
+// the run directory is modified.
 //
 // Device and Threads, when set in override, replace the run's (e.g. to evaluate a GPU run on a CPU).
 func Evaluate(ctx context.Context, runDir string, log *slog.Logger, override ...EvaluateOptions) (*Results, error) {
@@ -151,33 +170,33 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 	if err != nil {
 		return nil, err
 	}
-	r, err := setup(ctx, ds, opts, log)
+	var prev Results
+	raw, err := os.ReadFile(filepath.Join(runDir, MetricsFileName))
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w (is %s a finished run?)", err, runDir)
+	}
+	if err := json.Unmarshal(raw, &prev); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: %w", filepath.Join(runDir, MetricsFileName), err)
+	}
+	if prev.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("pipeline: %s has schema_version %d; this hier reads %d (re-run `hier run`)", filepath.Join(runDir, MetricsFileName), prev.SchemaVersion, SchemaVersion)
+	}
+	e, err := newEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
-	load := func(sub string) (*gpt2.SequenceClassifier, error) {
-		c, _, err := gpt2.LoadSequenceClassifier(filepath.Join(runDir, sub), gpt2.LoadOptions{Device: r.dev})
-		if err != nil {
-			return nil, err
-		}
-		c.Train(false)
-		return c, nil
-	}
-	sent, err := load(SentimentDir)
+	p, err := prepare(e, ds)
 	if err != nil {
 		return nil, err
 	}
-	defer sent.Free()
-	beh, err := load(BehaviorDir)
+	res := &Results{SchemaVersion: SchemaVersion, Protocol: Protocol, Dataset: p.name, Counts: p.count, Split: p.split, Fusion: e.opts.Fusion,
+		Multitask: prev.Multitask, Backbone: prev.Backbone, Skipped: prev.Skipped, OutDir: runDir}
+	h, err := loadHeads(e, p, runDir)
 	if err != nil {
 		return nil, err
 	}
-	defer beh.Free()
-	mean, err := strconv.ParseFloat(string(beh.Config().Extra["hier_target_mean"]), 64)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %s: config.json lacks a numeric hier_target_mean", filepath.Join(runDir, BehaviorDir))
-	}
-	if err := r.evalHeads(sent, beh, mean); err != nil {
+	defer h.free()
+	if err := evalHeads(e, p, h, res); err != nil {
 		return nil, err
 	}
 	ts, _, err := torch.LoadSafetensors(filepath.Join(runDir, VectorsFileName), torch.CPU)
@@ -189,36 +208,99 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 			t.Free()
 		}
 	}()
-	for _, ab := range ablations {
-		u, ok1 := ts["users."+ab.name]
-		it, ok2 := ts["items."+ab.name]
-		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("pipeline: %s lacks the vectors of recommender %s", filepath.Join(runDir, VectorsFileName), ab.name)
+	ro := &recOut{skipped: prev.Skipped}
+	for _, ch := range prev.Recommenders {
+		r := &rec.Result{Variant: rec.Variant{Name: ch.Method, Family: ch.Family, Levels: ch.Levels, Text: ch.ItemText}, Config: ch.Config, Candidates: ch.Candidates}
+		for _, s := range ch.Seeds {
+			run := rec.SeedRun{Seed: s.Seed, ValidNDCG: s.ValidNDCG, BestEpoch: s.BestEpoch, Seconds: s.Seconds, History: make([]rec.EpochStat, s.Epochs)}
+			if run.UserVecs, run.ItemVecs, err = savedVectors(ts, runDir, ch.Method, s.Seed, p.data); err != nil {
+				return nil, err
+			}
+			users := p.data.EvalUsers(rec.Test)
+			if run.Test, err = rec.RankVectors(p.data, users, rowsOf(run.UserVecs, users), run.ItemVecs, rec.Test); err != nil {
+				return nil, err
+			}
+			r.Seeds = append(r.Seeds, run)
 		}
-		um, err := matrixFromTensor(u)
-		if err != nil {
-			return nil, err
-		}
-		im, err := matrixFromTensor(it)
-		if err != nil {
-			return nil, err
-		}
-		if um.Rows != r.sd.NumUsers() || im.Rows != r.sd.NumItems() {
-			return nil, fmt.Errorf("pipeline: saved vectors (%d users, %d items) do not match the rebuilt split (%d, %d)", um.Rows, im.Rows, r.sd.NumUsers(), r.sd.NumItems())
-		}
-		r.res.Ranking[ab.name] = r.proto.rankingReport(dotScores(um, im))
+		ro.results = append(ro.results, r)
 	}
-	if err := r.baselines(); err != nil {
+	if err := evaluateRecommenders(p.data, ro, res); err != nil {
 		return nil, err
 	}
-	// What evaluation cannot recompute (how the run was trained) comes from its metrics.json.
-	if raw, err := os.ReadFile(filepath.Join(runDir, MetricsFileName)); err == nil {
-		var prev Results
-		if json.Unmarshal(raw, &prev) == nil {
-			r.res.Backbone, r.res.Recommenders, r.res.Multitask = prev.Backbone, prev.Recommenders, prev.Multitask
+	res.Timings = map[string]float64{"evaluate": time.Since(start).Seconds()}
+	res.Wall = time.Since(start).Seconds()
+	return res, nil
+}
+
+// savedVectors reads one method's vectors for one seed and checks them against the split.
+func savedVectors(ts map[string]*torch.Tensor, runDir, method string, seed uint64, d *rec.Data) (u, v *Matrix, err error) {
+	file := filepath.Join(runDir, VectorsFileName)
+	get := func(side string) (*Matrix, error) {
+		t, ok := ts[vectorName(side, method, seed)]
+		if !ok {
+			return nil, fmt.Errorf("pipeline: %s lacks %s (the vectors of recommender %s, seed %d)", file, vectorName(side, method, seed), method, seed)
 		}
+		return matrixFromTensor(t)
 	}
-	r.res.Timings = map[string]float64{"evaluate": time.Since(start).Seconds()}
-	r.res.WallSeconds = time.Since(start).Seconds()
-	return r.res, nil
+	if u, err = get("users"); err != nil {
+		return nil, nil, err
+	}
+	if v, err = get("items"); err != nil {
+		return nil, nil, err
+	}
+	if u.Rows != d.NumUsers || v.Rows != d.NumItems || u.Cols != v.Cols {
+		return nil, nil, fmt.Errorf("pipeline: %s: vectors of %s ([%d,%d], [%d,%d]) do not match the rebuilt split (%d users, %d items)", file, method, u.Rows, u.Cols, v.Rows, v.Cols, d.NumUsers, d.NumItems)
+	}
+	return u, v, nil
+}
+
+// loadHeads reloads a run's heads for evaluation: the checkpoints that exist, the bias model
+// refitted on the training split with the recorded regularisation, and the recorded blend.
+func loadHeads(e *env, p *prepared, runDir string) (h *headsOut, err error) {
+	h = &headsOut{curves: map[string]curve{}, skipped: map[string]string{}}
+	defer func() {
+		if err != nil {
+			h.free()
+		}
+	}()
+	load := func(sub string) (*gpt2.SequenceClassifier, error) {
+		dir := filepath.Join(runDir, sub)
+		if _, err := os.Stat(filepath.Join(dir, gpt2.ConfigFile)); os.IsNotExist(err) {
+			return nil, nil
+		}
+		c, _, err := gpt2.LoadSequenceClassifier(dir, gpt2.LoadOptions{Device: e.dev})
+		if err != nil {
+			return nil, err
+		}
+		c.Train(false)
+		return c, nil
+	}
+	if h.sent, err = load(SentimentDir); err != nil {
+		return nil, err
+	}
+	if h.beh, err = load(BehaviorDir); err != nil || h.beh == nil {
+		return h, err
+	}
+	ex := h.beh.Config().Extra
+	num := func(key string) (float64, error) {
+		v, err := strconv.ParseFloat(string(ex[key]), 64)
+		if err != nil || math.IsNaN(v) {
+			return 0, fmt.Errorf("pipeline: %s: config.json lacks a numeric %s", filepath.Join(runDir, BehaviorDir), key)
+		}
+		return v, nil
+	}
+	cfg := baseline.DefaultBiasConfig()
+	if cfg.LambdaU, err = num("hier_bias_lambda_u"); err != nil {
+		return nil, err
+	}
+	if cfg.LambdaI, err = num("hier_bias_lambda_i"); err != nil {
+		return nil, err
+	}
+	if h.alpha, err = num("hier_blend_alpha"); err != nil {
+		return nil, err
+	}
+	tr := behaviorRatings(&e.opts, p.sd.Train)
+	h.biasSel.Config = cfg
+	h.bias, err = baseline.FitBiases(tr.Users, tr.Items, tr.Values, p.sd.NumUsers(), p.sd.NumItems(), cfg)
+	return h, err
 }

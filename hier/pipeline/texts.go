@@ -100,10 +100,11 @@ func clip(s string, maxChars int) string {
 }
 
 // behaviour is the input of the behaviour (rating) model for user u and item i at time t:
-// the user's training history before t (review summaries, or item descriptions without
-// reviews) and the item's description: its static text, or else the summaries of other users'
-// training reviews. The interaction's own review never enters, so the text can be built for a
-// held-out interaction from training data alone.
+// the item's description (its static text, or else the summaries of other users' training
+// reviews with their stars) and the user's training history before t (their review summaries,
+// or item descriptions without reviews, each with the user's star rating). The interaction's own
+// review and rating never enter, so the text can be built for a held-out interaction from
+// training data alone.
 func (tx *texts) behaviour(u, item int, t int64, row int, maxChars int) string {
 	var hist []string
 	recs := tx.sd.TrainByUser[u]
@@ -117,7 +118,7 @@ func (tx *texts) behaviour(u, item int, t int64, row int, maxChars int) string {
 			h = clip(tx.static[r.ItemIdx], 60)
 		}
 		if h != "" {
-			hist = append(hist, h)
+			hist = append(hist, stars(r.Rating)+h)
 		}
 	}
 	desc := tx.static[item]
@@ -125,7 +126,7 @@ func (tx *texts) behaviour(u, item int, t int64, row int, maxChars int) string {
 		var others []string
 		for _, r := range tx.itemRecs[item] {
 			if r.UserIdx != u && strings.TrimSpace(r.Summary) != "" {
-				others = append(others, strings.TrimSpace(r.Summary))
+				others = append(others, stars(r.Rating)+strings.TrimSpace(r.Summary))
 			}
 		}
 		if len(others) > 6 {
@@ -134,4 +135,12 @@ func (tx *texts) behaviour(u, item int, t int64, row int, maxChars int) string {
 		desc = strings.Join(others, "; ")
 	}
 	return clip("item: "+desc+" | user: "+strings.Join(hist, "; "), maxChars)
+}
+
+// stars renders a rating as a text prefix ("(rated 4) "), or "" when there is none.
+func stars(r float64) string {
+	if math.IsNaN(r) {
+		return ""
+	}
+	return fmt.Sprintf("(rated %g) ", r)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/hier-ai/hier/hier/eval"
@@ -126,6 +127,15 @@ type LMTask struct {
 	Model *gpt2.Model
 	// Tokenizer, when set, is saved with the model.
 	Tokenizer *gpt2.Tokenizer
+	// Vocab, when set, restricts the LM head's softmax to these token ids: strictly ascending,
+	// inside the vocabulary, and containing every id that is a target (every token but the
+	// first of each example; CorpusVocab of the training and validation sets gives one). The
+	// loss (training and the evaluator's "loss" and "perplexity") is then the exact
+	// cross-entropy of the softmax over that subset (gpt2.Model.LMLossRestricted), which is no
+	// larger than the full-vocabulary loss. It is a speed device for pre-training from scratch:
+	// a corpus of ~1M tokens uses a few 10k of GPT-2's 50257 ids, and the output layer is most
+	// of a small model's compute. The model and the saved checkpoint stay full-vocabulary.
+	Vocab []int64
 }
 
 // Params lists the backbone's parameters with the "transformer." prefix that SaveLM writes.
@@ -156,19 +166,44 @@ func (t *LMTask) PadID() int64 {
 	return 0
 }
 
-// CheckData requires at least 2 tokens per example and ids inside the vocabulary.
+// CheckData requires at least 2 tokens per example and ids inside the vocabulary; with Vocab,
+// a valid Vocab that holds every target (every token but the first of each example).
 func (t *LMTask) CheckData(d Dataset) error {
 	for i, e := range d {
 		if len(e.InputIDs) < 2 {
 			return fmt.Errorf("train: lm: example %d has %d tokens; causal-LM training needs at least 2", i, len(e.InputIDs))
 		}
 	}
-	return checkIDs(d, t.Model.Config.VocabSize)
+	if err := checkIDs(d, t.Model.Config.VocabSize); err != nil {
+		return err
+	}
+	if t.Vocab == nil {
+		return nil
+	}
+	if err := gpt2.CheckVocabSubset(t.Vocab, t.Model.Config.VocabSize); err != nil {
+		return fmt.Errorf("train: lm: %w", err)
+	}
+	for i, e := range d {
+		for j, id := range e.InputIDs[1:] {
+			if _, ok := slices.BinarySearch(t.Vocab, id); !ok {
+				return fmt.Errorf("train: lm: example %d token %d: id %d is a target outside the restricted vocabulary (LMTask.Vocab, %d ids)", i, j+1, id, len(t.Vocab))
+			}
+		}
+	}
+	return nil
 }
 
-// Loss is gpt2.Model.LMLoss; the weight is the number of predicted tokens.
+// Loss is gpt2.Model.LMLoss, or gpt2.Model.LMLossRestricted when Vocab is set; the weight is
+// the number of predicted tokens.
 func (t *LMTask) Loss(s *torch.Scope, b *Batch) (*torch.Tensor, float64, error) {
-	loss, n, err := t.Model.LMLoss(s, b.InputIDs, b.AttentionMask)
+	var loss *torch.Tensor
+	var n int64
+	var err error
+	if t.Vocab != nil {
+		loss, n, err = t.Model.LMLossRestricted(s, b.InputIDs, b.AttentionMask, t.Vocab)
+	} else {
+		loss, n, err = t.Model.LMLoss(s, b.InputIDs, b.AttentionMask)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
