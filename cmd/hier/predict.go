@@ -217,36 +217,17 @@ func runPredict(c *cli.Context) error {
 // classifyBatch runs one forward pass over rows (right-padded with padID, with an attention
 // mask when the rows differ in length) and returns the logits per row, as float64.
 func classifyBatch(clf *gpt2.SequenceClassifier, rows [][]int64, padID int64, dev torch.Device) (logits [][]float64, err error) {
-	B, T := len(rows), 0
-	for _, r := range rows {
-		T = max(T, len(r))
-	}
-	ids := make([]int64, B*T)
-	mask := make([]int64, B*T)
-	padded := false
-	for i, r := range rows {
-		for j := range T {
-			if j < len(r) {
-				ids[i*T+j], mask[i*T+j] = r[j], 1
-			} else {
-				ids[i*T+j] = padID
-				padded = true
-			}
-		}
-	}
+	B := len(rows)
 	s := torch.NewScope()
 	defer s.Close()
 	defer torch.Recover(&err)
-	idsT := s.Track(torch.Must(torch.FromSlice(ids, int64(B), int64(T))))
-	var maskT *torch.Tensor
-	if padded {
-		maskT = s.Track(torch.Must(torch.FromSlice(mask, int64(B), int64(T))))
+	in, err := gpt2.PadRight(s, rows, padID, 0, dev)
+	if err != nil {
+		return nil, err
 	}
-	if dev != torch.CPU {
-		idsT = s.Track(torch.Must(idsT.ToDevice(dev)))
-		if maskT != nil {
-			maskT = s.Track(torch.Must(maskT.ToDevice(dev)))
-		}
+	idsT, maskT := in.InputIDs, in.AttentionMask
+	if !in.Padded {
+		maskT = nil
 	}
 	res, err := clf.Forward(s, idsT, maskT, nil)
 	if err != nil {

@@ -107,30 +107,20 @@ func (e *Encoder) encodeBatch(ids [][]int64, rows []int, out *Matrix) (err error
 	s := torch.NewScope()
 	defer s.Close()
 	defer torch.Recover(&err)
-	T := 0
-	for _, r := range rows {
-		T = max(T, len(ids[r]))
-	}
-	if T > e.Backbone.Config.NPositions {
-		return fmt.Errorf("pipeline: a text has %d tokens, more than n_positions %d", T, e.Backbone.Config.NPositions)
-	}
-	B := len(rows)
-	flat := make([]int64, B*T)
-	mask := make([]int64, B*T)
-	pad := e.padID()
+	batch := make([][]int64, len(rows))
 	for b, r := range rows {
-		for t := 0; t < T; t++ {
-			if t < len(ids[r]) {
-				flat[b*T+t] = ids[r][t]
-				mask[b*T+t] = 1
-			} else {
-				flat[b*T+t] = pad
-			}
+		batch[b] = ids[r]
+		if len(ids[r]) > e.Backbone.Config.NPositions {
+			return fmt.Errorf("pipeline: a text has %d tokens, more than n_positions %d", len(ids[r]), e.Backbone.Config.NPositions)
 		}
 	}
 	dev := e.Backbone.Device()
-	idsT := s.Track(torch.Must(torch.FromSlice(flat, int64(B), int64(T)))).MustToDevice(dev)
-	maskT := s.Track(torch.Must(torch.FromSlice(mask, int64(B), int64(T)))).MustToDevice(dev)
+	in, err := gpt2.PadRight(s, batch, e.padID(), 0, dev)
+	if err != nil {
+		return err
+	}
+	B := len(rows)
+	idsT, maskT := in.InputIDs, in.AttentionMask
 	var hidden, extra *torch.Tensor
 	if e.Head != nil {
 		o, err := e.Head.Forward(s, idsT, maskT, nil)
@@ -153,8 +143,8 @@ func (e *Encoder) encodeBatch(ids [][]int64, rows []int, out *Matrix) (err error
 	case PoolLast:
 		// Right padding: the last real token is at length-1.
 		last := make([]int64, B)
-		for b, r := range rows {
-			last[b] = int64(len(ids[r]) - 1)
+		for b, n := range in.Lengths {
+			last[b] = int64(n - 1)
 		}
 		idx := s.Track(torch.Must(torch.FromSlice(last))).MustToDevice(dev)
 		pooled = torch.Must(gpt2.Pool(hidden, idx))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/hier-ai/hier/hier/gpt2"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -66,37 +67,22 @@ func Collate(s *torch.Scope, examples []Example, padID int64, maxLen int, dev to
 	if len(examples) == 0 {
 		return nil, errors.New("train: collate: empty batch")
 	}
-	B := len(examples)
-	lengths := make([]int, B)
-	T := 0
+	rows := make([][]int64, len(examples))
+	labels := make([]int64, len(examples))
+	targets := make([]float64, len(examples))
 	for i, e := range examples {
-		n := len(e.InputIDs)
-		if n == 0 {
+		if len(e.InputIDs) == 0 {
 			return nil, fmt.Errorf("train: collate: example %d has no tokens", i)
 		}
-		if maxLen > 0 && n > maxLen {
-			n = maxLen
-		}
-		lengths[i] = n
-		T = max(T, n)
+		rows[i], labels[i], targets[i] = e.InputIDs, e.Label, e.Target
 	}
-	ids := make([]int64, B*T)
-	mask := make([]int64, B*T)
-	labels := make([]int64, B)
-	targets := make([]float64, B)
-	var tokens int64
-	for i, e := range examples {
-		row := ids[i*T : (i+1)*T]
-		n := copy(row, e.InputIDs[:lengths[i]])
-		for j := n; j < T; j++ {
-			row[j] = padID
-		}
-		for j := 0; j < n; j++ {
-			mask[i*T+j] = 1
-		}
-		labels[i] = e.Label
-		targets[i] = e.Target
-		tokens += int64(n)
+	in, err := gpt2.PadRight(s, rows, padID, maxLen, dev)
+	if err != nil {
+		return nil, fmt.Errorf("train: collate: %w", err)
+	}
+	b = &Batch{InputIDs: in.InputIDs, AttentionMask: in.AttentionMask, Examples: examples, Lengths: in.Lengths}
+	for _, n := range in.Lengths {
+		b.Tokens += int64(n)
 	}
 	defer torch.Recover(&err)
 	put := func(t *torch.Tensor) *torch.Tensor {
@@ -106,15 +92,9 @@ func Collate(s *torch.Scope, examples []Example, padID int64, maxLen int, dev to
 		}
 		return t
 	}
-	return &Batch{
-		InputIDs:      put(torch.Must(torch.FromSlice(ids, int64(B), int64(T)))),
-		AttentionMask: put(torch.Must(torch.FromSlice(mask, int64(B), int64(T)))),
-		Labels:        put(torch.Must(torch.FromSlice(labels))),
-		Targets:       put(torch.Must(torch.FromSlice(targets))),
-		Examples:      examples,
-		Lengths:       lengths,
-		Tokens:        tokens,
-	}, nil
+	b.Labels = put(torch.Must(torch.FromSlice(labels)))
+	b.Targets = put(torch.Must(torch.FromSlice(targets)))
+	return b, nil
 }
 
 // EpochOrder returns the order in which epoch (0-based) visits n examples: a permutation drawn

@@ -95,6 +95,9 @@ type Config struct {
 	// Progress shows a progress bar (steps, rate, ETA, loss) on ProgressWriter (nil: stderr).
 	Progress       bool
 	ProgressWriter io.Writer
+	// ProgressLogEvery is, without a progress bar, how often a "train: progress" line (step,
+	// loss, rate, ETA) is logged at Info: 0 means every 30 s, a negative value never.
+	ProgressLogEvery time.Duration
 	// Logger receives epoch summaries, checkpoints and early stopping at Info and every step at
 	// Debug (nil: slog.Default()).
 	Logger *slog.Logger
@@ -236,6 +239,7 @@ type trainer struct {
 	st            *trainerState
 	res           *Result
 	bar           *progress
+	plog          *progressLog
 	trainTime     time.Duration
 }
 
@@ -324,6 +328,8 @@ func Fit(ctx context.Context, task Task, train, valid Dataset, cfg Config) (res 
 	if cfg.Progress {
 		t.bar = newProgress(cfg.ProgressWriter, t.total, t.st.GlobalStep)
 		defer func() { t.bar.finish(err == nil) }()
+	} else {
+		t.plog = newProgressLog(t.log, cfg.ProgressLogEvery, t.total, t.st.GlobalStep)
 	}
 	task.Train(true)
 	defer task.Train(false)
@@ -438,6 +444,7 @@ func (t *trainer) loop() error {
 			t.log.Debug("train: step", "step", info.Step, "epoch", info.Epoch, "loss", info.Loss, "lr", info.LR,
 				"grad_norm", info.GradNorm, "examples", info.Examples, "tokens", info.Tokens)
 			t.bar.step(info, cfg.Epochs)
+			t.plog.step(info, cfg.Epochs)
 			if cfg.OnStep != nil {
 				cfg.OnStep(info.StepInfo)
 			}
