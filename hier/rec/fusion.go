@@ -53,12 +53,24 @@ func newLinear(in, out int, dev torch.Device, g *torch.Generator) linear {
 	}
 }
 
+// zeroLinear is a dense layer that starts at 0: a feature path added to an ID embedding starts
+// silent, so a hierarchy variant starts as its ID-only twin and uses the features only as far as
+// training finds them useful (a random projection of standardised features would start about
+// ten times larger than the ID embeddings and drown them).
+func zeroLinear(in, out int, dev torch.Device) linear {
+	return linear{
+		w: torch.Must(torch.Zeros([]int64{int64(out), int64(in)}, torch.Float32, dev)),
+		b: torch.Must(torch.Zeros([]int64{int64(out)}, torch.Float32, dev)),
+	}
+}
+
 func (l linear) apply(x *torch.Tensor) *torch.Tensor { return torch.Must(torch.Linear(x, l.w, l.b)) }
 
 func (l linear) params() []*torch.Tensor { return []*torch.Tensor{l.w, l.b} }
 
 // levelFusion maps users' interest levels to one D-wide vector f(H_u): each level is
-// standardised per column, projected to D (P_k), and the projections are fused.
+// standardised per column, projected to D (P_k, starting at 0: see zeroLinear), and the
+// projections are fused.
 type levelFusion struct {
 	kind   Fusion
 	feats  []*torch.Tensor // per level [U, d_k], standardised, no grad
@@ -82,8 +94,8 @@ func newLevelFusion(names []string, feats *Features, users, dim int, kind Fusion
 		if m.Rows != users {
 			return nil, fmt.Errorf("rec: level %s has %d rows for %d users", n, m.Rows, users)
 		}
-		f.feats = append(f.feats, torch.Must(Standardize(m).Tensor(dev)))
-		f.proj = append(f.proj, newLinear(m.Cols, dim, dev, g))
+		f.feats = append(f.feats, torch.Must(scaledFeatures(m).Tensor(dev)))
+		f.proj = append(f.proj, zeroLinear(m.Cols, dim, dev))
 	}
 	K := len(names)
 	switch kind {
@@ -159,7 +171,7 @@ func newItemText(feats *Features, items, dim int, dev torch.Device, g *torch.Gen
 	if m.Rows != items {
 		return nil, fmt.Errorf("rec: item text has %d rows for %d items", m.Rows, items)
 	}
-	return &itemText{x: torch.Must(Standardize(m).Tensor(dev)), proj: newLinear(m.Cols, dim, dev, g)}, nil
+	return &itemText{x: torch.Must(scaledFeatures(m).Tensor(dev)), proj: zeroLinear(m.Cols, dim, dev)}, nil
 }
 
 func (t *itemText) params() []*torch.Tensor {
@@ -180,4 +192,21 @@ func (t *itemText) free() {
 // all is g(x_i) for every item → [I, D].
 func (t *itemText) all(s *torch.Scope) *torch.Tensor {
 	return t.proj.apply(s.Track(torch.Must(t.x.Share())))
+}
+
+// scaledFeatures standardises each column (Standardize) and divides by the number of columns d,
+// so a feature row has ‖x‖₂ ≈ 1/sqrt(d) and ‖x‖₁ ≈ 0.8 whatever its width. The reason is Adam:
+// it moves every weight of the projection W by about the learning rate per step, which moves the
+// projected vector W·x by about lr·‖x‖₁ per step; with this scale that is the speed at which an ID
+// embedding entry moves. Unscaled standardised rows (‖x‖₁ ≈ 0.8·d) let the feature path move
+// about d times faster than the ID embeddings it is added to and overfit within a few epochs
+// (measured on Amazon Musical Instruments' validation split: cf_h0 NDCG@10 .041 unscaled, .069
+// at 1/d).
+func scaledFeatures(m *Matrix) *Matrix {
+	out := Standardize(m)
+	s := float32(1 / float64(max(m.Cols, 1)))
+	for i := range out.Data {
+		out.Data[i] *= s
+	}
+	return out
 }
