@@ -3,6 +3,7 @@ package pipeline
 import (
 	"math"
 
+	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/gpt2"
 	"github.com/hier-ai/hier/hier/rec"
 )
@@ -16,7 +17,14 @@ import (
 //   - h2 [users, n_embd+3]: per user, the mean over their training interactions of the behaviour
 //     model's pooled hidden state and predicted residual, then the user's bias b_u and
 //     log(1 + training interactions) (behaviour context);
+//   - h1 and h2 read each user's featureInteractions most recent training interactions (a bound
+//     on the work for very active users: MovieLens users have up to 700 ratings);
 //   - item text [items, n_embd]: the backbone's encoding of each item's training-split text.
+//
+// featureInteractions is the number of a user's most recent training interactions that H1 and H2
+// average over.
+const featureInteractions = 32
+
 func computeFeatures(e *env, p *prepared, backbone *gpt2.Model, h *headsOut) (*rec.Features, error) {
 	o := &e.opts
 	sd := p.sd
@@ -33,14 +41,18 @@ func computeFeatures(e *env, p *prepared, backbone *gpt2.Model, h *headsOut) (*r
 	if f.ItemText, err = enc.Encode(itemTexts); err != nil {
 		return nil, err
 	}
-	users := make([]int, len(sd.Train))
-	for k := range sd.Train {
-		users[k] = sd.Train[k].UserIdx
+	// H1 and H2 average over each user's most recent featureInteractions training interactions.
+	var recs []*data.Record
+	var users []int
+	for u, rs := range sd.TrainByUser {
+		for k := max(0, len(rs)-featureInteractions); k < len(rs); k++ {
+			recs, users = append(recs, &rs[k]), append(users, u)
+		}
 	}
 	if h.sent != nil {
-		revs := make([][]int64, len(sd.Train))
-		for k := range sd.Train {
-			revs[k] = p.encode("features", p.tx.review(&sd.Train[k]), o.Sentiment.MaxLen)
+		revs := make([][]int64, len(recs))
+		for k, r := range recs {
+			revs[k] = p.encode("features", p.tx.review(r), o.Sentiment.MaxLen)
 		}
 		h1 := &Encoder{Backbone: h.sent.Backbone, Head: h.sent, Tok: p.tok, MaxLen: o.Sentiment.MaxLen, Batch: 64, Pool: PoolLast, Softmax: true}
 		m1, err := h1.EncodeIDs(revs)
@@ -50,9 +62,9 @@ func computeFeatures(e *env, p *prepared, backbone *gpt2.Model, h *headsOut) (*r
 		f.Levels["h1"] = MeanRows(m1, users, sd.NumUsers())
 	}
 	if h.beh != nil {
-		behs := make([][]int64, len(sd.Train))
-		for k := range sd.Train {
-			behs[k] = p.encode("features", behaviorText(o, p, &sd.Train[k]), o.Behavior.MaxLen)
+		behs := make([][]int64, len(recs))
+		for k, r := range recs {
+			behs[k] = p.encode("features", behaviorText(o, p, r), o.Behavior.MaxLen)
 		}
 		h2 := &Encoder{Backbone: h.beh.Backbone, Head: h.beh, Tok: p.tok, MaxLen: o.Behavior.MaxLen, Batch: 64, Pool: PoolLast}
 		m2, err := h2.EncodeIDs(behs)
