@@ -337,6 +337,10 @@ func TestLMLossRestrictedErrors(t *testing.T) {
 		require.Error(t, err, name)
 		require.Nil(t, loss, name)
 	}
+	lone := s.Track(torch.MustFromSlice([]int64{5, 0, 8, 0}, 2, 2))
+	loneMask := s.Track(torch.MustFromSlice([]int64{1, 0, 1, 0}, 2, 2))
+	_, _, err = m.LMLossRestricted(s, lone, loneMask, targets)
+	require.ErrorContains(t, err, "no token to predict")
 	short := s.Track(torch.MustFromSlice([]int64{5}, 1, 1))
 	_, _, err = m.LMLossRestricted(s, short, nil, targets)
 	require.ErrorContains(t, err, "at least 2 tokens")

@@ -160,11 +160,11 @@ func DemoOptions() Options {
 // validation split.
 func DefaultOptions() Options {
 	cf := func(loss rec.Loss, wd float64) rec.Config {
-		return rec.Config{Dim: 64, LR: 1e-2, WeightDecay: wd, Dropout: 0.2, Loss: loss, MaxEpochs: 100, Patience: 10, BatchSize: 128}
+		return rec.Config{Dim: 64, LR: 1e-2, WeightDecay: wd, Dropout: 0.2, Loss: loss, MaxEpochs: 100, Patience: 10, BatchSize: 128, MaxStepsPerEpoch: 64}
 	}
 	sq := func(dropout float64) rec.Config {
 		return rec.Config{Dim: 64, LR: 1e-3, WeightDecay: 0.5, Dropout: dropout, Loss: rec.LossSoftmax, MaxEpochs: 100, Patience: 8,
-			BatchSize: 128, MaxLen: 50, Layers: 2, Heads: 2}
+			BatchSize: 128, MaxStepsPerEpoch: 64, MaxLen: 50, Layers: 2, Heads: 2}
 	}
 	return Options{
 		Seed: 42, Device: "auto", Threads: runtime.NumCPU(),

@@ -40,11 +40,14 @@ type Config struct {
 	MaxEpochs   int     `json:"max_epochs"` // epochs at most
 	Patience    int     `json:"patience"`   // early stopping: epochs without a better validation NDCG@10
 	BatchSize   int     `json:"batch_size"` // training examples per step (cf: pairs; seq: users)
-	MaxLen      int     `json:"max_len"`    // seq: most recent items read per user
-	Layers      int     `json:"n_layer"`    // seq: GPT-2 blocks
-	Heads       int     `json:"n_head"`     // seq: attention heads
-	Fusion      Fusion  `json:"fusion"`     // how the levels combine into H
-	Seed        uint64  `json:"seed"`
+	// MaxStepsPerEpoch, when > 0, raises the batch size so that an epoch takes at most this many
+	// steps (a large dataset then trains in larger batches instead of many more steps).
+	MaxStepsPerEpoch int    `json:"max_steps_per_epoch"`
+	MaxLen           int    `json:"max_len"` // seq: most recent items read per user
+	Layers           int    `json:"n_layer"` // seq: GPT-2 blocks
+	Heads            int    `json:"n_head"`  // seq: attention heads
+	Fusion           Fusion `json:"fusion"`  // how the levels combine into H
+	Seed             uint64 `json:"seed"`
 	// Device is where the model trains (not serialised: a run records its device separately).
 	Device torch.Device `json:"-"`
 }
@@ -267,7 +270,8 @@ type EpochStat struct {
 var ErrDiverged = errors.New("rec: training diverged (non-finite loss); lower the learning rate")
 
 // Fit trains m on d's training examples with AdamW (cfg.LR, cfg.WeightDecay), in shuffled
-// batches of cfg.BatchSize (order from PCG(cfg.Seed, epoch)), evaluates NDCG@10 on the
+// batches of cfg.BatchSize (more when cfg.MaxStepsPerEpoch caps the steps; order from
+// PCG(cfg.Seed, epoch)), evaluates NDCG@10 on the
 // validation items after every epoch, stops after cfg.Patience epochs without improvement (or
 // cfg.MaxEpochs) and restores the parameters of the best epoch. onEpoch, when set, sees every
 // epoch. It returns the per-epoch history; the model is left in evaluation mode.
@@ -295,6 +299,10 @@ func Fit(ctx context.Context, m Model, d *Data, cfg Config, onEpoch func(EpochSt
 	for i := range order {
 		order[i] = i
 	}
+	bs := cfg.BatchSize
+	if cfg.MaxStepsPerEpoch > 0 {
+		bs = max(bs, (n+cfg.MaxStepsPerEpoch-1)/cfg.MaxStepsPerEpoch)
+	}
 	best, bad := math.Inf(-1), 0
 	var bestParams []*torch.Tensor
 	defer func() { torch.FreeAll(bestParams...) }()
@@ -306,7 +314,7 @@ func Fit(ctx context.Context, m Model, d *Data, cfg Config, onEpoch func(EpochSt
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		m.Train(true)
 		var total float64
-		for _, batch := range batches(order, cfg.BatchSize, m, rng) {
+		for _, batch := range batches(order, bs, m, rng) {
 			l, err := step(m, opt, batch, rng)
 			if err != nil {
 				return hist, err
