@@ -47,6 +47,7 @@ const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and p
 	"   \"seeds\": [{\"seed\", \"ranking\": {METHOD: {...}}}],\n" +
 	"   \"slices\": {METHOD: [{\"slice\", \"n\", \"hr@10\", \"ndcg@10\"}]},\n" +
 	"   \"bootstrap\": {\"best_hierarchy\", \"best_id_only\", \"metric\", \"ratio\", \"mean_diff\", \"ci_low\", \"ci_high\", \"resamples\", ...},\n" +
+	"   \"bootstrap_twins\": [{...}]  (the same comparison per family: its best hierarchy variant vs its ID-only twin, and the best hierarchy variant vs the other ID-only model),\n" +
 	"   \"recommenders\": [{\"method\", \"family\", \"levels\", \"config\", \"candidates\", \"seeds\", \"valid_ndcg@10\"}],\n" +
 	"   \"served_method\", \"skipped\", \"fusion\", \"multitask\", \"backbone\",\n" +
 	"   \"timings_seconds\": {STAGE: seconds}, \"out_dir\": DIR, \"wall_seconds\": SECONDS}\n" +
@@ -91,7 +92,7 @@ func outFlag(usage string) cli.Flag {
 // configFlag reads a run configuration file (the schema of a run's config.json).
 func configFlag() cli.Flag {
 	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Category: catData,
-		Usage: "read the options from a JSON file with the schema of a run's config.json (keys present replace the defaults; flags given on the command line override the file); `hier run --config runs/x/config.json` reproduces run x"}
+		Usage: "read the options from `FILE`, a JSON file with the schema of a run's config.json (keys present replace the defaults; flags given on the command line override the file); --config runs/x/config.json reproduces run x"}
 }
 
 // dataFlags are --data, --strict and --max-users.

@@ -202,6 +202,12 @@ func TestRunEndToEndTiny(t *testing.T) {
 	require.Equal(t, res.Served, res.Bootstrap.Hierarchy)
 	require.LessOrEqual(t, res.Bootstrap.CILow, res.Bootstrap.MeanDiff)
 	require.GreaterOrEqual(t, res.Bootstrap.CIHigh, res.Bootstrap.MeanDiff)
+	twins := map[string]bool{}
+	for _, c := range res.Twins {
+		twins[c.IDOnly] = true
+	}
+	require.True(t, twins["sasrec"] || res.Bootstrap.IDOnly == "sasrec", "the best hierarchy variant is compared with sasrec")
+	require.True(t, twins["mf"] || res.Bootstrap.IDOnly == "mf", "and with mf")
 	require.Len(t, res.Recommenders, len(methods)-1)
 	for _, c := range res.Recommenders {
 		require.Len(t, c.Candidates, 1, c.Method)
@@ -227,6 +233,7 @@ func TestRunEndToEndTiny(t *testing.T) {
 	require.Equal(t, res.Ranking, ev.Ranking)
 	require.Equal(t, res.Slices, ev.Slices)
 	require.Equal(t, res.Bootstrap, ev.Bootstrap)
+	require.Equal(t, res.Twins, ev.Twins)
 	require.Equal(t, res.Served, ev.Served)
 	require.Equal(t, res.Sentiment.Accuracy, ev.Sentiment.Accuracy)
 	require.InDelta(t, res.Behavior.Model.RMSE, ev.Behavior.Model.RMSE, 1e-9)

@@ -95,6 +95,10 @@ type Results struct {
 	// held-out items by training popularity), means over seeds.
 	Slices    map[string][]rec.Slice `json:"slices"`
 	Bootstrap *BootstrapComparison   `json:"bootstrap,omitempty"`
+	// Twins are the same paired bootstrap within each family: its best hierarchy variant (by
+	// validation) against its ID-only twin (cf against mf, seq against sasrec), and the best
+	// hierarchy variant against every ID-only model that Bootstrap does not already compare.
+	Twins []BootstrapComparison `json:"bootstrap_twins,omitempty"`
 	// Recommenders are the configurations chosen on the validation split, with the search space.
 	Recommenders []RecommenderChoice `json:"recommenders"`
 	// Served is the method whose vectors recommendations.jsonl and `hier recommend` use: the
@@ -113,6 +117,7 @@ type Results struct {
 // rec.Data.EvalUsers(Test) order), with its validation score.
 type methodRuns struct {
 	name      string
+	family    string // "" for popularity
 	idOnly    bool
 	validNDCG float64 // mean over seeds; NaN for popularity (not selected on validation)
 	seeds     []uint64
@@ -170,37 +175,78 @@ func summarize(res *Results, d *rec.Data, runs []methodRuns) error {
 	}
 	// The best of each group by validation (never by test).
 	var hier, id *methodRuns
+	bestHier, twin := map[string]*methodRuns{}, map[string]*methodRuns{}
 	for k := range runs {
 		m := &runs[k]
 		if math.IsNaN(m.validNDCG) {
 			continue
 		}
 		if m.idOnly {
+			twin[m.family] = m
 			if id == nil || m.validNDCG > id.validNDCG {
 				id = m
 			}
-		} else if hier == nil || m.validNDCG > hier.validNDCG {
+			continue
+		}
+		if hier == nil || m.validNDCG > hier.validNDCG {
 			hier = m
 		}
+		if b := bestHier[m.family]; b == nil || m.validNDCG > b.validNDCG {
+			bestHier[m.family] = m
+		}
 	}
-	res.Bootstrap = nil
+	res.Bootstrap, res.Twins = nil, nil
 	if hier == nil || id == nil {
 		return nil
 	}
-	a, b := seedMeanNDCG(hier.ranks), seedMeanNDCG(id.ranks)
-	if len(a) != len(b) {
-		return errors.New("pipeline: methods were ranked on different test users")
-	}
-	bs, err := eval.PairedBootstrap(a, b, 10000, 1)
+	bs, err := compare(res, hier, id)
 	if err != nil {
 		return err
 	}
-	ratio := math.NaN()
-	if nd := res.Ranking[id.name]["ndcg@10"]; nd > 0 {
-		ratio = res.Ranking[hier.name]["ndcg@10"] / nd
+	res.Bootstrap = bs
+	seen := map[[2]string]bool{{hier.name, id.name}: true}
+	var pairs [][2]*methodRuns
+	for _, fam := range []string{rec.FamilyCF, rec.FamilySeq} {
+		if bestHier[fam] != nil && twin[fam] != nil {
+			pairs = append(pairs, [2]*methodRuns{bestHier[fam], twin[fam]})
+		}
 	}
-	res.Bootstrap = &BootstrapComparison{Hierarchy: hier.name, IDOnly: id.name, Metric: "ndcg@10", Ratio: ratio, BootstrapResult: bs}
+	for _, fam := range []string{rec.FamilyCF, rec.FamilySeq} {
+		if twin[fam] != nil {
+			pairs = append(pairs, [2]*methodRuns{hier, twin[fam]})
+		}
+	}
+	for _, p := range pairs {
+		key := [2]string{p[0].name, p[1].name}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		bs, err := compare(res, p[0], p[1])
+		if err != nil {
+			return err
+		}
+		res.Twins = append(res.Twins, *bs)
+	}
 	return nil
+}
+
+// compare is the paired bootstrap (10,000 resamples over test users, seed 1) of a's per-user
+// test NDCG@10 minus b's, each averaged over seeds.
+func compare(res *Results, a, b *methodRuns) (*BootstrapComparison, error) {
+	x, y := seedMeanNDCG(a.ranks), seedMeanNDCG(b.ranks)
+	if len(x) != len(y) {
+		return nil, errors.New("pipeline: methods were ranked on different test users")
+	}
+	bs, err := eval.PairedBootstrap(x, y, 10000, 1)
+	if err != nil {
+		return nil, err
+	}
+	ratio := math.NaN()
+	if nd := res.Ranking[b.name]["ndcg@10"]; nd > 0 {
+		ratio = res.Ranking[a.name]["ndcg@10"] / nd
+	}
+	return &BootstrapComparison{Hierarchy: a.name, IDOnly: b.name, Metric: "ndcg@10", Ratio: ratio, BootstrapResult: bs}, nil
 }
 
 // seedMeanNDCG is each user's NDCG@10 averaged over seeds.
@@ -277,6 +323,9 @@ func (r *Results) Table() string {
 	if bs := r.Bootstrap; bs != nil {
 		w("\nbest hierarchy variant %s vs best ID-only %s (chosen on validation): NDCG@10 ratio %.3f, difference %+.4f, paired bootstrap 95%% interval [%+.4f, %+.4f] (%d resamples over test users)\n",
 			bs.Hierarchy, bs.IDOnly, bs.Ratio, bs.MeanDiff, bs.CILow, bs.CIHigh, bs.Resamples)
+		for _, t := range r.Twins {
+			w("  %s vs %s: NDCG@10 ratio %.3f, difference %+.4f, 95%% interval [%+.4f, %+.4f]\n", t.Hierarchy, t.IDOnly, t.Ratio, t.MeanDiff, t.CILow, t.CIHigh)
+		}
 	}
 	if len(r.Slices) > 0 {
 		w("\nslices (test NDCG@10, n in brackets):\n  %-11s", "method")

@@ -162,7 +162,7 @@ func evaluateRecommenders(d *rec.Data, ro *recOut, res *Results) error {
 	runs := []methodRuns{{name: "popularity", idOnly: true, validNDCG: math.NaN(), ranks: []rec.Ranks{pop}}}
 	res.Recommenders = nil
 	for _, r := range ro.results {
-		m := methodRuns{name: r.Variant.Name, idOnly: r.Variant.IDOnly(), validNDCG: r.MeanValidNDCG()}
+		m := methodRuns{name: r.Variant.Name, family: r.Variant.Family, idOnly: r.Variant.IDOnly(), validNDCG: r.MeanValidNDCG()}
 		ch := RecommenderChoice{Method: r.Variant.Name, Family: r.Variant.Family, Levels: r.Variant.Levels, ItemText: r.Variant.Text,
 			Config: r.Config, Candidates: r.Candidates, ValidNDCG: r.MeanValidNDCG()}
 		for _, s := range r.Seeds {
