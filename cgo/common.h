@@ -2,9 +2,11 @@
 #pragma once
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +24,20 @@ struct ht_generator_s {
 };
 
 namespace ht {
+
+// The optional type of ATen's signatures. libtorch < 2.5 has its own c10::optional (a distinct
+// class before 2.4); from 2.4 on c10::optional is an alias of std::optional, which the API uses
+// directly, and later releases may drop the alias. Naming it once here keeps the shim compiling
+// against 1.13 and against 2.x.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+template <class T>
+using optional = std::optional<T>;
+inline constexpr std::nullopt_t nullopt = std::nullopt;
+#else
+template <class T>
+using optional = c10::optional<T>;
+constexpr c10::nullopt_t nullopt = c10::nullopt;
+#endif
 
 extern std::atomic<int64_t> live_tensors;
 
@@ -74,8 +90,8 @@ inline const at::Tensor &T(ht_tensor h) {
   return h->t;
 }
 
-inline c10::optional<at::Tensor> opt(ht_tensor h) {
-  if (h == nullptr) return c10::nullopt;
+inline optional<at::Tensor> opt(ht_tensor h) {
+  if (h == nullptr) return nullopt;
   return h->t;
 }
 

@@ -1,8 +1,16 @@
 // Library-level functions: errors, version, devices, threads, seeds, grad mode, generators.
 #include <chrono>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
+
+// CUDA memory statistics need the CUDA headers of a CUDA build of libtorch (and libc10_cuda).
+// CMakeLists.txt defines HIER_CUDA_MEMSTATS for this file only when it builds against such a
+// libtorch; elsewhere the two calls below report that they are unavailable.
+#ifdef HIER_CUDA_MEMSTATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include "common.h"
 
@@ -55,6 +63,53 @@ ht_err ht_cuda_synchronize(int device) {
   HT_TRY
   ht::check_device_available(device < 0 ? 0 : device);
   torch::cuda::synchronize(device < 0 ? -1 : device);
+  HT_CATCH
+}
+
+#ifdef HIER_CUDA_MEMSTATS
+// The caching allocator sizes its per-device tables on the first CUDA allocation; before that its
+// statistics calls reject every device ("Invalid device argument"). A one-element allocation
+// initialises it (PyTorch's Python side does the same through torch.cuda's lazy init).
+static void init_cuda_allocator(int device) {
+  auto t = at::empty({1}, at::TensorOptions().device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
+  (void)t;
+}
+#endif
+
+int ht_cuda_memstats_available(void) {
+#ifdef HIER_CUDA_MEMSTATS
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+ht_err ht_cuda_max_memory_allocated(int device, int64_t *bytes) {
+  HT_TRY
+  if (device < 0) throw std::invalid_argument("max_memory_allocated needs a CUDA device, got the CPU");
+  ht::check_device_available(device);
+#ifdef HIER_CUDA_MEMSTATS
+  init_cuda_allocator(device);
+  // allocated_bytes[0] is StatType::AGGREGATE in every release; the stats type itself moved
+  // between namespaces in 2.x, hence auto.
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  *bytes = static_cast<int64_t>(stats.allocated_bytes[0].peak);
+#else
+  throw std::runtime_error("CUDA memory statistics are not available: the shim was built without HIER_CUDA_MEMSTATS (a CPU libtorch, or -DHIER_CUDA_MEMSTATS=OFF)");
+#endif
+  HT_CATCH
+}
+
+ht_err ht_cuda_reset_peak_memory_stats(int device) {
+  HT_TRY
+  if (device < 0) throw std::invalid_argument("reset_peak_memory_stats needs a CUDA device, got the CPU");
+  ht::check_device_available(device);
+#ifdef HIER_CUDA_MEMSTATS
+  init_cuda_allocator(device);
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
+#else
+  throw std::runtime_error("CUDA memory statistics are not available: the shim was built without HIER_CUDA_MEMSTATS (a CPU libtorch, or -DHIER_CUDA_MEMSTATS=OFF)");
+#endif
   HT_CATCH
 }
 

@@ -60,6 +60,12 @@ const char *ht_torch_version(void);
 int ht_cuda_is_available(void);
 int ht_cuda_device_count(void);
 ht_err ht_cuda_synchronize(int device);
+/* 1 if the shim was built with CUDA memory statistics (HIER_CUDA_MEMSTATS, CUDA libtorch only). */
+int ht_cuda_memstats_available(void);
+/* Peak bytes held by tensors on cuda:device (the caching allocator's allocated_bytes peak, as
+   torch.cuda.max_memory_allocated) since the start or the last reset. */
+ht_err ht_cuda_max_memory_allocated(int device, int64_t *bytes);
+ht_err ht_cuda_reset_peak_memory_stats(int device);
 ht_err ht_manual_seed(uint64_t seed);
 ht_err ht_set_num_threads(int n);
 int ht_get_num_threads(void);

@@ -123,7 +123,7 @@ ht_err ht_masked_fill(ht_tensor t, ht_tensor mask, double value, ht_tensor *out)
 
 ht_err ht_clamp(ht_tensor t, int has_min, double min, int has_max, double max, ht_tensor *out) {
   HT_TRY
-  c10::optional<at::Scalar> lo, hi;
+  ht::optional<at::Scalar> lo, hi;
   if (has_min) lo = min;
   if (has_max) hi = max;
   *out = wrap(at::clamp(T(t), lo, hi));
@@ -141,21 +141,21 @@ ht_err ht_reduce(int op, ht_tensor h, const int64_t *dp, int ndims, int keepdim,
   HT_TRY
   const at::Tensor &t = T(h);
   auto d = ht::dims(dp, ndims);
-  c10::optional<at::ScalarType> st;
+  ht::optional<at::ScalarType> st;
   if (dtype >= 0) st = ht::scalar_type(dtype);
   at::Tensor r;
   bool all = ndims == 0;
+  // "All dimensions" is spelled as the explicit list 0..dim-1: the meaning of an empty dim list
+  // has varied across libtorch releases.
+  std::vector<int64_t> all_dims;
+  if (all) for (int64_t i = 0; i < t.dim(); i++) all_dims.push_back(i);
+  const at::IntArrayRef dr = all ? at::IntArrayRef(all_dims) : at::IntArrayRef(d);
   switch (op) {
-    case HT_R_SUM: r = all && !keepdim ? at::sum(t, st) : at::sum(t, all ? at::IntArrayRef{} : d, keepdim, st); break;
-    case HT_R_MEAN: r = all && !keepdim ? at::mean(t, st) : at::mean(t, all ? at::IntArrayRef{} : d, keepdim, st); break;
+    case HT_R_SUM: r = all && !keepdim ? at::sum(t, st) : at::sum(t, dr, keepdim, st); break;
+    case HT_R_MEAN: r = all && !keepdim ? at::mean(t, st) : at::mean(t, dr, keepdim, st); break;
     case HT_R_AMAX: r = at::amax(t, d, keepdim); break;
     case HT_R_AMIN: r = at::amin(t, d, keepdim); break;
-    case HT_R_LOGSUMEXP: {
-      std::vector<int64_t> all_dims;
-      if (all) for (int64_t i = 0; i < t.dim(); i++) all_dims.push_back(i);
-      r = at::logsumexp(t, all ? all_dims : d, keepdim);
-      break;
-    }
+    case HT_R_LOGSUMEXP: r = at::logsumexp(t, dr, keepdim); break;
     case HT_R_NORM2: r = at::linalg_vector_norm(t, 2, all ? at::OptionalIntArrayRef{} : at::OptionalIntArrayRef{d}, keepdim, st); break;
     default: throw std::invalid_argument("unknown reduction " + std::to_string(op));
   }
@@ -172,7 +172,7 @@ ht_err ht_max_dim(ht_tensor t, int64_t dim, int keepdim, int is_min, ht_tensor *
 
 ht_err ht_argmax(ht_tensor t, int has_dim, int64_t dim, int keepdim, ht_tensor *out) {
   HT_TRY
-  c10::optional<int64_t> d;
+  ht::optional<int64_t> d;
   if (has_dim) d = dim;
   *out = wrap(at::argmax(T(t), d, keepdim));
   HT_CATCH

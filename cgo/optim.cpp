@@ -76,7 +76,7 @@ ht_err ht_clip_grad_norm(const ht_tensor *params, int n, double max_norm, double
   at::Tensor total = at::linalg_vector_norm(at::stack(norms), 2);
   *total_norm = total.item<double>();
   if (max_norm > 0) {
-    at::Tensor coef = at::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+    at::Tensor coef = at::clamp(max_norm / (total + 1e-6), ht::optional<at::Scalar>(), ht::optional<at::Scalar>(1.0));
     for (auto &g : grads) {
       at::Tensor gg = g;
       gg.mul_(coef.to(gg.device()));

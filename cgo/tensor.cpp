@@ -4,8 +4,8 @@
 using ht::T;
 
 namespace {
-c10::optional<at::Generator> gen_of(ht_generator g) {
-  if (g == nullptr) return c10::nullopt;
+ht::optional<at::Generator> gen_of(ht_generator g) {
+  if (g == nullptr) return ht::nullopt;
   return g->g;
 }
 

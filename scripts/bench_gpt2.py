@@ -10,9 +10,21 @@ sequence-classification head `score` without bias pooled at the last non-pad tok
 loss on shifted logits of the head tied to wte. Optimiser: torch.optim.AdamW.
 
 Usage: bench_gpt2.py --mode train_cls|train_lm|forward --case a|b --threads N --steps K
-Prints one JSON object: {"mode", "case", "tokens_per_s", "peak_rss_mb", "steps", "seconds"}.
+                     [--warmup W] [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
+Prints one JSON object per line: {"mode", "case", "device", "dtype", "tokens_per_s", "peak_rss_mb",
+"peak_gpu_mb", "steps", "warmup", "seconds", ...}. --mode and --case also take comma-separated
+lists (every mode for every case, one line each, in one process); on CUDA the peak memory of each
+line is its own (torch.cuda.reset_peak_memory_stats before each model is built; peak_gpu_mb is
+torch.cuda.max_memory_allocated, the same statistic hier reports). On the CPU, peak_rss_mb is the
+process's and grows over the lines: give one mode and one case per process there.
+
+On CUDA the clock is read after torch.cuda.synchronize(), before the first timed step and after
+the last. The dtype is that of every parameter and activation (model.to(dtype), no autocast),
+as hier does with a bfloat16 model. TF32 stays at PyTorch's default (off for float32 matmuls);
+the JSON records it.
 """
 import argparse
+import gc
 import json
 import math
 import resource
@@ -109,7 +121,7 @@ class GPT2(nn.Module):
         self.score = nn.Linear(d, labels, bias=False)
 
     def hidden(self, ids):
-        pos = torch.arange(0, ids.size(-1), dtype=torch.long).unsqueeze(0)
+        pos = torch.arange(0, ids.size(-1), dtype=torch.long, device=ids.device).unsqueeze(0)
         x = self.drop(self.wte(ids) + self.wpe(pos))
         for b in self.h:
             x = b(x)
@@ -118,7 +130,7 @@ class GPT2(nn.Module):
     def cls_loss(self, ids, labels):
         logits = self.score(self.hidden(ids))
         last = (torch.eq(ids, PAD).int().argmax(-1) - 1) % ids.size(-1)
-        pooled = logits[torch.arange(ids.size(0)), last]
+        pooled = logits[torch.arange(ids.size(0), device=ids.device), last]
         return F.cross_entropy(pooled, labels)
 
     def lm_loss(self, ids):
@@ -128,21 +140,21 @@ class GPT2(nn.Module):
         return F.cross_entropy(shift_logits.view(-1, shift_logits.size(-1)), shift_labels.view(-1))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["train_cls", "train_lm", "forward"], required=True)
-    ap.add_argument("--case", choices=list(CASES), required=True)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=3)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def measure(mode, case, device, dtype, steps, warmup):
+    cuda = device.type == "cuda"
     torch.manual_seed(1)
-    layers, heads, d, batch = CASES[a.case]
-    model = GPT2(layers, heads, d)
+    layers, heads, d, batch = CASES[case]
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    model = GPT2(layers, heads, d).to(device=device, dtype=dtype)
     n = batch * SEQ
-    ids = torch.tensor([(i * 7919 + 13) % 50000 for i in range(n)], dtype=torch.long).view(batch, SEQ)
-    labels = torch.tensor([i % 3 for i in range(batch)], dtype=torch.long)
-    if a.mode == "forward":
+    ids = torch.tensor([(i * 7919 + 13) % 50000 for i in range(n)], dtype=torch.long).view(batch, SEQ).to(device)
+    labels = torch.tensor([i % 3 for i in range(batch)], dtype=torch.long).to(device)
+    if mode == "forward":
         model.eval()
 
         def step():
@@ -153,18 +165,56 @@ def main():
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
         def step():
-            loss = model.cls_loss(ids, labels) if a.mode == "train_cls" else model.lm_loss(ids)
+            loss = model.cls_loss(ids, labels) if mode == "train_cls" else model.lm_loss(ids)
             opt.zero_grad()
             loss.backward()
             opt.step()
-    step()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
+    for _ in range(warmup):
         step()
+    if cuda:
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if cuda:
+        torch.cuda.synchronize(device)
     dt = time.perf_counter() - t0
-    print(json.dumps({"mode": a.mode, "case": a.case, "steps": a.steps, "seconds": dt,
-                      "tokens_per_s": n * a.steps / dt,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    out = {"mode": mode, "case": case, "device": str(device), "dtype": str(dtype).replace("torch.", ""),
+           "steps": steps, "warmup": warmup, "seconds": dt, "tokens_per_s": n * steps / dt,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
+           "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
+    if cuda:
+        out["allow_tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        out["gpu"] = torch.cuda.get_device_name(device)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", required=True, help="train_cls, train_lm, forward, or a comma-separated list")
+    ap.add_argument("--case", required=True, help="a, b, or a comma-separated list")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", choices=list(DTYPES), default="float32")
+    a = ap.parse_args()
+    modes, cases = a.mode.split(","), a.case.split(",")
+    for m in modes:
+        if m not in ("train_cls", "train_lm", "forward"):
+            ap.error("unknown mode %r" % m)
+    for c in cases:
+        if c not in CASES:
+            ap.error("unknown case %r" % c)
+    torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", 0)
+    for c in cases:
+        for m in modes:
+            print(json.dumps(measure(m, c, device, DTYPES[a.dtype], a.steps, a.warmup)), flush=True)
+            gc.collect()
 
 
 if __name__ == "__main__":

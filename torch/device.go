@@ -91,6 +91,34 @@ func Synchronize(d Device) error {
 	return check("cuda_synchronize", C.ht_cuda_synchronize(d.code()))
 }
 
+// CUDAMemoryStatsAvailable reports whether the shim was built with CUDA memory statistics
+// (only against a CUDA libtorch; see HIER_CUDA_MEMSTATS in CMakeLists.txt).
+func CUDAMemoryStatsAvailable() bool { return C.ht_cuda_memstats_available() != 0 }
+
+// CUDAMaxMemoryAllocated is the peak number of bytes held by tensors on CUDA device d since the
+// process started or since the last CUDAResetPeakMemoryStats, like
+// torch.cuda.max_memory_allocated (the caching allocator's cached but free blocks do not count).
+// It is an error on the CPU and when the shim has no CUDA memory statistics.
+func CUDAMaxMemoryAllocated(d Device) (int64, error) {
+	if !d.CUDA {
+		return 0, fmt.Errorf("torch: CUDAMaxMemoryAllocated needs a CUDA device, got %s", d)
+	}
+	var n C.int64_t
+	if err := check("cuda_max_memory_allocated", C.ht_cuda_max_memory_allocated(d.code(), &n)); err != nil {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+// CUDAResetPeakMemoryStats starts a new peak for CUDAMaxMemoryAllocated on CUDA device d, like
+// torch.cuda.reset_peak_memory_stats.
+func CUDAResetPeakMemoryStats(d Device) error {
+	if !d.CUDA {
+		return fmt.Errorf("torch: CUDAResetPeakMemoryStats needs a CUDA device, got %s", d)
+	}
+	return check("cuda_reset_peak_memory_stats", C.ht_cuda_reset_peak_memory_stats(d.code()))
+}
+
 // Generator is a seeded random generator for creation ops (Randn, Rand, Normal, Uniform).
 //
 // A seed fixes the generator's integer stream (mt19937) on every machine, the same as PyTorch's

@@ -94,6 +94,33 @@ func TestCUDA(t *testing.T) {
 	require.Equal(t, CUDA(0), r.Device())
 }
 
+// TestRuntimeInfo logs what this process runs on (go test -v shows it); with
+// HIER_TEST_DEVICE=cuda it requires a visible CUDA device.
+func TestRuntimeInfo(t *testing.T) {
+	t.Logf("libtorch %s, CUDA available %v, %d CUDA device(s), CUDA memory statistics %v, %d intra-op threads",
+		LibtorchVersion(), CUDAAvailable(), CUDADeviceCount(), CUDAMemoryStatsAvailable(), NumThreads())
+	d := testDevice(t)
+	if !d.CUDA {
+		_, err := CUDAMaxMemoryAllocated(CPU)
+		require.ErrorContains(t, err, "CUDA device")
+		return
+	}
+	require.True(t, CUDAAvailable())
+	c := newTC(t)
+	x := c.T(Ones([]int64{1024, 1024}, Float32, d))
+	require.NoError(t, Synchronize(d))
+	if CUDAMemoryStatsAvailable() {
+		n, err := CUDAMaxMemoryAllocated(d)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, n, int64(4<<20), "a live 4 MiB tensor counts toward the peak")
+		require.NoError(t, CUDAResetPeakMemoryStats(d))
+	} else {
+		_, err := CUDAMaxMemoryAllocated(d)
+		require.ErrorContains(t, err, "not available")
+	}
+	_ = x
+}
+
 func TestThreadsAndVersion(t *testing.T) {
 	require.NoError(t, CheckRuntime())
 	v := LibtorchVersion()

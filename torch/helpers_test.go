@@ -236,6 +236,31 @@ func goldenPath(parts ...string) string {
 	return filepath.Join(append([]string{dir}, parts...)...)
 }
 
+// testDevice is where the golden parity tests (TestTorchScriptGolden, TestGeluTanhGolden,
+// TestAdamWGoldenStep) compute: $HIER_TEST_DEVICE (cpu, cuda or cuda:N; default cpu). Asking
+// for CUDA where there is none fails the test instead of skipping it. The stored references are
+// CPU results; on a GPU they hold within the same tolerances (libtorch keeps TF32 off for float32
+// matmuls; scripts/gpu_check.sh also sets NVIDIA_TF32_OVERRIDE=0).
+func testDevice(t testing.TB) Device {
+	t.Helper()
+	s := os.Getenv("HIER_TEST_DEVICE")
+	if s == "" {
+		return CPU
+	}
+	d, err := ParseDevice(s)
+	require.NoError(t, err, "HIER_TEST_DEVICE")
+	return d
+}
+
+// on returns x on device d: x itself on the CPU, otherwise a copy tracked by the test scope.
+func (c *tc) on(x *Tensor, d Device) *Tensor {
+	c.Helper()
+	if !d.CUDA {
+		return x
+	}
+	return c.T(x.ToDevice(d))
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil

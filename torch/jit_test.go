@@ -13,7 +13,13 @@ import (
 // loadBackbone loads ../shared/golden/gpt2-tiny/backbone.traced.pt (freed at test end).
 func loadBackbone(t testing.TB) *Module {
 	t.Helper()
-	m, err := LoadModule(filepath.Join(goldenDir(t), "gpt2-tiny", "backbone.traced.pt"), CPU)
+	return loadBackboneOn(t, CPU)
+}
+
+// loadBackboneOn loads the trace onto device d.
+func loadBackboneOn(t testing.TB, d Device) *Module {
+	t.Helper()
+	m, err := LoadModule(filepath.Join(goldenDir(t), "gpt2-tiny", "backbone.traced.pt"), d)
 	require.NoError(t, err)
 	t.Cleanup(m.Free)
 	return m
@@ -35,9 +41,10 @@ func (c *tc) namedParams(m *Module) (map[string]*Tensor, []string) {
 }
 
 func TestTorchScriptGolden(t *testing.T) {
-	m := loadBackbone(t)
+	dev := testDevice(t)
+	m := loadBackboneOn(t, dev)
 	c := newTC(t)
-	ids, mask := goldenTensor(t, "input_ids"), goldenTensor(t, "attention_mask")
+	ids, mask := c.on(goldenTensor(t, "input_ids"), dev), c.on(goldenTensor(t, "attention_mask"), dev)
 
 	require.NoError(t, m.Train(false))
 	out, err := NoGradValue(func() (*Tensor, error) { return m.Forward(ids, mask) })

@@ -70,7 +70,7 @@ func TestLayerNorm(t *testing.T) {
 // ../shared/golden: activation.x is linspace(-6, 6, 121).
 func TestGeluTanhGolden(t *testing.T) {
 	c := newTC(t)
-	x := goldenTensor(t, "activation.x")
+	x := c.on(goldenTensor(t, "activation.x"), testDevice(t))
 	c.shape(x, 121)
 	want32 := c.f32s(goldenTensor(t, "f32.activation.gelu_new"))
 	want64 := c.f64s(goldenTensor(t, "f64.activation.gelu_new"))

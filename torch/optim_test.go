@@ -20,6 +20,7 @@ func (c *tc) setGrad(p, g *Tensor) {
 // (0.9, 0.999), eps 1e-8, weight decay 0.01).
 func TestAdamWGoldenStep(t *testing.T) {
 	dir := goldenDir(t)
+	dev := testDevice(t)
 	c := newTC(t)
 	model, meta, err := LoadSafetensors(filepath.Join(dir, "gpt2-tiny", "model.safetensors"), CPU)
 	require.NoError(t, err)
@@ -39,9 +40,9 @@ func TestAdamWGoldenStep(t *testing.T) {
 	}{{"f32", Float32, 8e-8}, {"f64", Float64, 5e-11}} {
 		t.Run(prec.name, func(t *testing.T) {
 			c := newTC(t)
-			p := c.T(c.T(w.ToDType(prec.dt)).Clone())
+			p := c.T(c.T(w.To(dev, prec.dt)).Clone())
 			require.NoError(t, p.SetRequiresGrad(true))
-			g := goldenTensor(t, prec.name+".grad.score.weight")
+			g := c.on(goldenTensor(t, prec.name+".grad.score.weight"), dev)
 			c.setGrad(p, g)
 			gv, err := c.T(p.Grad()).Bytes()
 			require.NoError(t, err)

@@ -19,7 +19,17 @@ import (
 //
 // Training is GPT2ForSequenceClassification (3 labels, cross-entropy, AdamW step) or the causal
 // LM (tied head, shifted cross-entropy, AdamW step), in train mode with HF's default dropout 0.1.
-// Metrics: tokens/s (batch·length per step), and peak_rss_MB (VmHWM of this process).
+// Metrics: tokens/s (batch·length per step), peak_rss_MB (VmHWM of this process) and, on CUDA,
+// peak_gpu_MB (torch.cuda.max_memory_allocated of this sub-benchmark: the peak is reset before
+// its model is built; absent when the shim has no CUDA memory statistics).
+//
+// Environment (defaults in brackets):
+//
+//	HIER_BENCH_THREADS  libtorch intra-op threads [2]
+//	HIER_BENCH_DEVICE   cpu, cuda or cuda:N [cpu]; on CUDA the clock is read after
+//	                    torch.Synchronize, before the first timed step and after the last
+//	HIER_BENCH_DTYPE    float32 or bfloat16: the dtype of every parameter and activation [float32]
+//	HIER_BENCH_WARMUP   untimed steps before the timed ones [1]
 
 type benchCase struct {
 	name                   string
@@ -45,6 +55,33 @@ func benchThreads(b *testing.B) {
 	}
 }
 
+// benchEnv is the device, dtype and warm-up count of the benchmarks (see the environment above).
+func benchEnv(b *testing.B) (torch.Device, torch.DType, int) {
+	dev, dt, warmup := torch.CPU, torch.Float32, 1
+	if s := os.Getenv("HIER_BENCH_DEVICE"); s != "" {
+		d, err := torch.ParseDevice(s)
+		if err != nil {
+			b.Fatalf("HIER_BENCH_DEVICE: %v", err)
+		}
+		dev = d
+	}
+	if s := os.Getenv("HIER_BENCH_DTYPE"); s != "" {
+		d, err := torch.ParseDType(s)
+		if err != nil || !d.IsFloat() {
+			b.Fatalf("HIER_BENCH_DTYPE=%q: want float32, bfloat16, float16 or float64 (%v)", s, err)
+		}
+		dt = d
+	}
+	if s := os.Getenv("HIER_BENCH_WARMUP"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			b.Fatalf("HIER_BENCH_WARMUP=%q: want an integer >= 0", s)
+		}
+		warmup = v
+	}
+	return dev, dt, warmup
+}
+
 func peakRSSMB() float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -62,7 +99,7 @@ func peakRSSMB() float64 {
 	return 0
 }
 
-func benchInputs(b *testing.B, c benchCase) (ids, labels *torch.Tensor) {
+func benchInputs(b *testing.B, c benchCase, dev torch.Device) (ids, labels *torch.Tensor) {
 	n := c.b * benchSeq
 	v := make([]int64, n)
 	for i := range v {
@@ -72,10 +109,15 @@ func benchInputs(b *testing.B, c benchCase) (ids, labels *torch.Tensor) {
 	for i := range l {
 		l[i] = int64(i % 3)
 	}
-	return torch.MustFromSlice(v, int64(c.b), benchSeq), torch.MustFromSlice(l)
+	hi, hl := torch.MustFromSlice(v, int64(c.b), benchSeq), torch.MustFromSlice(l)
+	if !dev.CUDA {
+		return hi, hl
+	}
+	defer torch.FreeAll(hi, hl)
+	return torch.Must(hi.ToDevice(dev)), torch.Must(hl.ToDevice(dev))
 }
 
-func benchModel(b *testing.B, c benchCase) *SequenceClassifier {
+func benchModel(b *testing.B, c benchCase, dev torch.Device, dt torch.DType) *SequenceClassifier {
 	cfg := NewConfig(50257, 1024, c.embd, c.layers, c.heads)
 	pad := int64(50256)
 	cfg.PadTokenID = &pad
@@ -83,7 +125,7 @@ func benchModel(b *testing.B, c benchCase) *SequenceClassifier {
 	if err := torch.ManualSeed(1); err != nil {
 		b.Fatal(err)
 	}
-	m, err := NewModel(cfg, torch.Float32, torch.CPU, nil)
+	m, err := NewModel(cfg, dt, dev, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,20 +148,36 @@ func benchOptimizer(b *testing.B, ps []NamedParam) *torch.AdamW {
 	return opt
 }
 
-func report(b *testing.B, c benchCase) {
+func report(b *testing.B, c benchCase, dev torch.Device) {
 	b.ReportMetric(float64(c.b*benchSeq*b.N)/b.Elapsed().Seconds(), "tokens/s")
 	b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	if dev.CUDA && torch.CUDAMemoryStatsAvailable() {
+		if n, err := torch.CUDAMaxMemoryAllocated(dev); err == nil {
+			b.ReportMetric(float64(n)/(1<<20), "peak_gpu_MB")
+		}
+	}
 }
 
-// runGPT2Bench runs one sub-benchmark per case: a model and inputs are built, then step (one
-// warm-up call, then b.N timed calls) is what is measured. step gets a fresh scope each call.
+// runGPT2Bench runs one sub-benchmark per case: a model and inputs are built, then step
+// (HIER_BENCH_WARMUP untimed calls, then b.N timed calls) is what is measured. step gets a fresh
+// scope each call.
 func runGPT2Bench(b *testing.B, setup func(b *testing.B, cls *SequenceClassifier) (step func(s *torch.Scope, ids, labels *torch.Tensor) error, done func())) {
 	for _, c := range benchCases {
 		b.Run(c.name, func(b *testing.B) {
 			benchThreads(b)
-			cls := benchModel(b, c)
+			dev, dt, warmup := benchEnv(b)
+			if dev.CUDA && torch.CUDAMemoryStatsAvailable() {
+				// The previous sub-benchmark's tensors are freed by now: the peak is this one's.
+				if err := torch.Synchronize(dev); err != nil {
+					b.Fatal(err)
+				}
+				if err := torch.CUDAResetPeakMemoryStats(dev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cls := benchModel(b, c, dev, dt)
 			defer cls.Free()
-			ids, labels := benchInputs(b, c)
+			ids, labels := benchInputs(b, c, dev)
 			defer torch.FreeAll(ids, labels)
 			step, done := setup(b, cls)
 			defer done()
@@ -130,12 +188,22 @@ func runGPT2Bench(b *testing.B, setup func(b *testing.B, cls *SequenceClassifier
 					b.Fatal(err)
 				}
 			}
-			run() // warm-up
+			for i := 0; i < warmup; i++ {
+				run()
+			}
+			// CUDA runs asynchronously: wait for the queued work before starting and stopping the clock.
+			if err := torch.Synchronize(dev); err != nil {
+				b.Fatal(err)
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				run()
 			}
-			report(b, c)
+			if err := torch.Synchronize(dev); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			report(b, c, dev)
 		})
 	}
 }

@@ -12,19 +12,53 @@ import (
 	"github.com/hier-ai/hier/torch"
 )
 
-// goldenDir is ../shared/golden beside the repository; tests skip when it is absent.
+// goldenDir is ../shared/golden beside the repository, or $HIER_GOLDEN_DIR when set; tests skip
+// when it is absent.
 func goldenDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(filepath.Dir(tokTestRepoRoot(t)), "shared", "golden")
+	dir := os.Getenv("HIER_GOLDEN_DIR")
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(tokTestRepoRoot(t)), "shared", "golden")
+	}
 	if _, err := os.Stat(filepath.Join(dir, "golden.safetensors")); err != nil {
-		t.Skipf("golden data not found at %s (it lives in ../shared/golden beside the repository)", dir)
+		t.Skipf("golden data not found at %s (it lives in ../shared/golden beside the repository; HIER_GOLDEN_DIR overrides)", dir)
 	}
 	return dir
+}
+
+// testDevice is where the golden parity tests (TestGolden*) run the model: $HIER_TEST_DEVICE
+// (cpu, cuda or cuda:N; default cpu). Asking for CUDA where there is none fails the test rather
+// than skipping it, so a GPU check cannot pass on the CPU by accident. The stored references are
+// CPU results: on a GPU they hold within the same tolerances (../shared/golden/README.md), since
+// libtorch leaves TF32 off for float32 matmuls (scripts/gpu_check.sh also sets
+// NVIDIA_TF32_OVERRIDE=0) and GPT-2 has no convolution.
+func testDevice(t testing.TB) torch.Device {
+	t.Helper()
+	s := os.Getenv("HIER_TEST_DEVICE")
+	if s == "" {
+		return torch.CPU
+	}
+	d, err := torch.ParseDevice(s)
+	require.NoError(t, err, "HIER_TEST_DEVICE")
+	return d
 }
 
 type golden struct {
 	t  map[string]*torch.Tensor
 	tb testing.TB
+}
+
+// on returns golden tensor key on device d: the stored tensor itself on the CPU, otherwise a
+// copy freed when the test ends.
+func (g *golden) on(key string, d torch.Device) *torch.Tensor {
+	x := g.get(key)
+	if !d.CUDA {
+		return x
+	}
+	y, err := x.ToDevice(d)
+	require.NoError(g.tb, err)
+	g.tb.Cleanup(y.Free)
+	return y
 }
 
 func loadGolden(t testing.TB) *golden {
@@ -101,7 +135,11 @@ var precisions = []precision{
 }
 
 func loadTiny(t testing.TB, dt torch.DType) *SequenceClassifier {
-	c, rep, err := LoadSequenceClassifier(filepath.Join(goldenDir(t), "gpt2-tiny"), LoadOptions{DType: dt})
+	return loadTinyOn(t, dt, torch.CPU)
+}
+
+func loadTinyOn(t testing.TB, dt torch.DType, d torch.Device) *SequenceClassifier {
+	c, rep, err := LoadSequenceClassifier(filepath.Join(goldenDir(t), "gpt2-tiny"), LoadOptions{DType: dt, Device: d})
 	require.NoError(t, err)
 	require.Empty(t, rep.Missing)
 	require.Empty(t, rep.Unexpected)
@@ -112,12 +150,13 @@ func loadTiny(t testing.TB, dt torch.DType) *SequenceClassifier {
 
 func TestGoldenForward(t *testing.T) {
 	g := loadGolden(t)
-	ids, mask := g.get("input_ids"), g.get("attention_mask")
+	dev := testDevice(t)
+	ids, mask := g.on("input_ids", dev), g.on("attention_mask", dev)
 	maskv := torch.Must(mask.Int64s())
 	for _, p := range precisions {
 		t.Run(p.name, func(t *testing.T) {
-			c := loadTiny(t, p.dt)
-			labels := g.get("labels")
+			c := loadTinyOn(t, p.dt, dev)
+			labels := g.on("labels", dev)
 			s := torch.NewScope()
 			defer s.Close()
 			out, err := c.Forward(s, ids, mask, labels)
@@ -143,11 +182,12 @@ func TestGoldenForward(t *testing.T) {
 
 func TestGoldenRegressionHead(t *testing.T) {
 	g := loadGolden(t)
+	dev := testDevice(t)
 	for _, p := range precisions {
 		t.Run(p.name, func(t *testing.T) {
-			c := loadTiny(t, p.dt)
+			c := loadTinyOn(t, p.dt, dev)
 			// Swap in the one-label regression head recorded in golden.safetensors.
-			reg := torch.Must(g.get("regression_score.weight").ToDType(p.dt))
+			reg := torch.Must(g.get("regression_score.weight").To(dev, p.dt))
 			require.NoError(t, reg.SetRequiresGrad(true))
 			cfg, err := c.Config().Clone()
 			require.NoError(t, err)
@@ -159,15 +199,15 @@ func TestGoldenRegressionHead(t *testing.T) {
 			require.Equal(t, ProblemRegression, rc.ProblemType())
 			s := torch.NewScope()
 			defer s.Close()
-			targets := s.Track(torch.Must(g.get("regression_targets").ToDType(p.dt)))
-			out, err := rc.Forward(s, g.get("input_ids"), g.get("attention_mask"), targets)
+			targets := s.Track(torch.Must(g.get("regression_targets").To(dev, p.dt)))
+			out, err := rc.Forward(s, g.on("input_ids", dev), g.on("attention_mask", dev), targets)
 			require.NoError(t, err)
 			require.Equal(t, []int64{3, 1}, out.Logits.Shape())
 			requireClose(t, "regression_logits", values64(t, out.Logits), g.f64("f64.regression_logits"), p.atol, p.rtol)
 			requireClose(t, "mse_loss", values64(t, out.Loss), g.f64("f64.mse_loss"), p.atol, p.rtol)
 
 			// int64 labels on a regression head are an error, not a silent switch to cross-entropy.
-			_, err = rc.Forward(s, g.get("input_ids"), g.get("attention_mask"), g.get("labels"))
+			_, err = rc.Forward(s, g.on("input_ids", dev), g.on("attention_mask", dev), g.on("labels", dev))
 			require.ErrorContains(t, err, "regression must be floating point")
 		})
 	}
@@ -176,11 +216,12 @@ func TestGoldenRegressionHead(t *testing.T) {
 // gradTol is per tensor: golden.json suggested tolerances are ~20x the measured f32 error.
 func TestGoldenGradients(t *testing.T) {
 	g := loadGolden(t)
+	dev := testDevice(t)
 	for _, p := range precisions {
 		t.Run(p.name, func(t *testing.T) {
-			c := loadTiny(t, p.dt)
+			c := loadTinyOn(t, p.dt, dev)
 			s := torch.NewScope()
-			out, err := c.Forward(s, g.get("input_ids"), g.get("attention_mask"), g.get("labels"))
+			out, err := c.Forward(s, g.on("input_ids", dev), g.on("attention_mask", dev), g.on("labels", dev))
 			require.NoError(t, err)
 			require.NoError(t, out.Loss.Backward())
 			s.Close()
@@ -227,9 +268,10 @@ func TestGoldenGradients(t *testing.T) {
 
 func TestGoldenAdamWTwoSteps(t *testing.T) {
 	g := loadGolden(t)
+	dev := testDevice(t)
 	for _, p := range precisions {
 		t.Run(p.name, func(t *testing.T) {
-			c := loadTiny(t, p.dt)
+			c := loadTinyOn(t, p.dt, dev)
 			var params []*torch.Tensor
 			for _, np := range c.Params() {
 				params = append(params, np.Tensor)
@@ -242,7 +284,7 @@ func TestGoldenAdamWTwoSteps(t *testing.T) {
 				s := torch.NewScope()
 				defer s.Close()
 				require.NoError(t, opt.ZeroGrad())
-				out, err := c.Forward(s, g.get("input_ids"), g.get("attention_mask"), g.get("labels"))
+				out, err := c.Forward(s, g.on("input_ids", dev), g.on("attention_mask", dev), g.on("labels", dev))
 				require.NoError(t, err)
 				require.NoError(t, out.Loss.Backward())
 				require.NoError(t, opt.Step())
@@ -267,15 +309,16 @@ func TestGoldenAdamWTwoSteps(t *testing.T) {
 func TestGoldenBaseCheckpointAndTorchScript(t *testing.T) {
 	g := loadGolden(t)
 	dir := goldenDir(t)
+	dev := testDevice(t)
 	// The unprefixed layout with attn.bias buffers must load to the same backbone.
-	base, rep, err := LoadModel(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{})
+	base, rep, err := LoadModel(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{Device: dev})
 	require.NoError(t, err)
 	defer base.Free()
 	require.False(t, rep.Prefixed)
 	require.ElementsMatch(t, []string{"h.0.attn.bias", "h.1.attn.bias"}, rep.Ignored)
 	require.Nil(t, base.Config.PadTokenID)
 
-	ids, mask := g.get("input_ids"), g.get("attention_mask")
+	ids, mask := g.on("input_ids", dev), g.on("attention_mask", dev)
 	s := torch.NewScope()
 	defer s.Close()
 	h, err := base.Forward(s, ids, mask)
@@ -284,19 +327,19 @@ func TestGoldenBaseCheckpointAndTorchScript(t *testing.T) {
 	requireClose(t, "base last_hidden_state", maskedRows(values64(t, h), maskv, 32), maskedRows(g.f64("f64.last_hidden_state"), maskv, 32), 1e-5, 1e-5)
 
 	// Without a pad token, a classifier refuses a batch > 1 and says how to fix it.
-	c, _, err := LoadSequenceClassifier(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{InitHead: true, NumLabels: 3})
+	c, _, err := LoadSequenceClassifier(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{InitHead: true, NumLabels: 3, Device: dev})
 	require.NoError(t, err)
 	defer c.Free()
 	_, err = c.Forward(s, ids, mask, nil)
 	require.ErrorContains(t, err, "pad_token_id")
 	// And a backbone-only checkpoint does not silently get a head.
-	_, _, err = LoadSequenceClassifier(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{})
+	_, _, err = LoadSequenceClassifier(filepath.Join(dir, "gpt2-tiny-base"), LoadOptions{Device: dev})
 	require.ErrorContains(t, err, "no score.weight")
 
 	// The TorchScript trace gives the same hidden states as the Go model. Its stored output was
 	// computed on another CPU, whose kernels round differently: the float32 golden tolerance, not
 	// bitwise (all positions: the same trace computes the padded ones too).
-	mod, err := torch.LoadModule(filepath.Join(dir, "gpt2-tiny", "backbone.traced.pt"), torch.CPU)
+	mod, err := torch.LoadModule(filepath.Join(dir, "gpt2-tiny", "backbone.traced.pt"), dev)
 	require.NoError(t, err)
 	defer mod.Free()
 	ts, err := mod.Forward(ids, mask)
@@ -308,12 +351,13 @@ func TestGoldenBaseCheckpointAndTorchScript(t *testing.T) {
 
 func TestGoldenActivation(t *testing.T) {
 	g := loadGolden(t)
+	dev := testDevice(t)
 	for _, p := range []struct {
 		dt   torch.DType
 		key  string
 		atol float64
 	}{{torch.Float32, "f32.activation.gelu_new", 2e-6}, {torch.Float64, "f64.activation.gelu_new", 1e-12}} {
-		x := torch.Must(g.get("activation.x").ToDType(p.dt))
+		x := torch.Must(g.get("activation.x").To(dev, p.dt))
 		y := x.MustGeluTanh()
 		requireClose(t, fmt.Sprint("gelu_new ", p.dt), values64(t, y), g.f64(p.key), p.atol, 0)
 		torch.FreeAll(x, y)

@@ -33,11 +33,14 @@ func tokTestRepoRoot(t testing.TB) string {
 	return root
 }
 
-// tokTestGoldenDir returns <repo root>/../shared/golden, skipping the test
-// when tokenizer_cases.json is not there.
+// tokTestGoldenDir returns <repo root>/../shared/golden (or $HIER_GOLDEN_DIR),
+// skipping the test when tokenizer_cases.json is not there.
 func tokTestGoldenDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(filepath.Dir(tokTestRepoRoot(t)), "shared", "golden")
+	dir := os.Getenv("HIER_GOLDEN_DIR")
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(tokTestRepoRoot(t)), "shared", "golden")
+	}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer_cases.json")); err != nil {
 		t.Skipf("golden tokenizer cases not available (%v); they live in ../shared/golden next to the repository root", err)
 	}
