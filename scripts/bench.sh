@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Benchmarks hier (Go over libtorch) against PyTorch eager at the same intra-op thread count and
-# prints ONE markdown table (op | hier (Go) | PyTorch eager | ratio).
+# prints a markdown table (op | hier (Go) | PyTorch eager | ratio | ratio min–max | flag), then the
+# GPT-2 throughput table of scripts/bench_gpt2.sh.
 #
 #   bash scripts/bench.sh            (or: make bench, which installs python3-torch first)
 #
 # Environment:
 #   HIER_BENCH_THREADS  intra-op threads for both sides (default 2)
 #   HIER_BENCHTIME      go test -benchtime (default 1s)
-#   HIER_BENCH_COUNT    rounds; Go and Python runs alternate, the table shows medians (default 3)
+#   HIER_BENCH_COUNT    rounds; Go and Python runs alternate, the table shows each side's median
+#                       and the median and min–max of the per-round ratios (default 3)
+#   HIER_BENCH_ROUNDS   rounds of the GPT-2 table (default 3; see scripts/bench_gpt2.sh)
+#   HIER_BENCH_SKIP_GPT2=1  print only the ops table (skip scripts/bench_gpt2.sh)
 #   HIER_PYTHON         Python with torch (default /usr/bin/python3, Debian's python3-torch)
 #   HIER_BENCH_OUT      keep the raw outputs in this directory (default: a temporary one)
 #
 # Layout: each section runs its Go benchmarks (appending `go test -bench` output to $go_out),
-# writes its Python measurements as JSON files $out/py_<section>_<round>.json (a key repeated
-# across files is reported as its median), and adds table rows with
+# writes its Python measurements as JSON files $out/py_<section>_<round>.json (round i of a
+# quantity is its i-th occurrence, in the Go file and across these files in round order), and
+# adds table rows with
 # `row 'label|hier expr|pytorch expr'`. Expressions are go:<Benchmark>:<unit> or py:<json key>,
 # or a difference of two (see scripts/benchtable). To add a section (say GPT-2 training
 # tokens/s), write a function like section_torch_ops and call it below.
@@ -34,6 +39,7 @@ else
 fi
 go_out="$out/go_bench.txt"
 : >"$go_out"
+rm -f "$out"/py_*.json # stale rounds of an earlier run in $HIER_BENCH_OUT
 rows=()
 row() { rows+=(-row "$1"); }
 log() { echo "bench: $*" >&2; }
@@ -55,7 +61,8 @@ build() {
 
 # ---- section: single torch ops (torch/bench_test.go, scripts/bench_torch.py) ----
 # The Go and Python runs alternate ($count rounds), so that drifts in the machine's speed (a
-# shared VM) hit both sides alike; the table shows the median of each side.
+# shared VM) hit both sides alike; the table shows the median of each side and of the per-round
+# ratio, the ratio's min–max, and flags a row whose ratios spread by more than 15% of the median.
 section_torch_ops() {
   local py=1 i
   if ! have_python_torch; then
@@ -82,17 +89,20 @@ section_torch_ops
 # (further sections go here; the GPT-2 table follows at the end)
 
 py_files=()
-for f in "$out"/py_*.json; do
-  [ -e "$f" ] && py_files+=(-py "$f")
-done
+# In round order (py_x_2 before py_x_10): benchtable pairs the i-th file with the i-th Go run.
+while IFS= read -r f; do
+  [ -n "$f" ] && py_files+=(-py "$f")
+done < <(cd "$out" && ls -1 py_*.json 2>/dev/null | sort -V | sed "s|^|$out/|")
 echo
 cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
 pyver="$(cd / && "$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'n/a')"
 go run ./scripts/benchtable -go "$go_out" "${py_files[@]}" "${rows[@]}" \
-  -caption "hier vs PyTorch eager: ${cpu:-$(uname -m)}, $(nproc) CPUs, $threads intra-op threads, go test -benchtime $benchtime, median of $count alternating rounds; PyTorch $pyver"
+  -caption "hier vs PyTorch eager: ${cpu:-$(uname -m)}, $(nproc) CPUs, $threads intra-op threads, go test -benchtime $benchtime, $count alternating rounds (Go, then Python); hier and PyTorch columns: median over rounds; ratio: hier/PyTorch per round, median and min–max over rounds; flag: (max−min)/median of the ratios > 0.15; PyTorch $pyver"
 
 # ---- GPT-2 training and forward throughput (separate table; see scripts/bench_gpt2.sh) ----
-if have_python_torch; then
+if [ "${HIER_BENCH_SKIP_GPT2:-}" = 1 ]; then
+  log "skipping the GPT-2 table (HIER_BENCH_SKIP_GPT2=1)"
+elif have_python_torch; then
   echo
   HIER_BENCH_THREADS="$threads" bash scripts/bench_gpt2.sh
 else
