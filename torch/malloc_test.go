@@ -6,13 +6,13 @@ import (
 )
 
 func TestMallocTuned(t *testing.T) {
-	if os.Getenv("HIER_MALLOC") == "system" {
+	if os.Getenv("HIER_MALLOC") != "tuned" {
 		if MallocTuned {
-			t.Fatal("HIER_MALLOC=system must keep glibc's malloc defaults")
+			t.Fatal("glibc's malloc defaults are kept unless HIER_MALLOC=tuned")
 		}
 		return
 	}
 	if !MallocTuned {
-		t.Fatal("glibc's malloc settings were not applied (mallopt failed, or not glibc)")
+		t.Fatal("HIER_MALLOC=tuned: glibc's malloc settings were not applied (mallopt failed, or not glibc)")
 	}
 }
