@@ -81,7 +81,9 @@ func (c *SequenceClassifier) Free() {
 }
 
 // PoolIndex returns, per row, the index of the last token that is not pad_token_id (int64
-// [batch]), HF's rule. Without a pad token only batch size 1 is allowed (the last position).
+// [batch]), HF's rule (argmax of position·(id != pad)): the last real token with right padding
+// and with left padding alike (never a count of real tokens, which is right only for right
+// padding). Without a pad token only batch size 1 is allowed (the last position).
 func (c *SequenceClassifier) PoolIndex(s *torch.Scope, inputIDs *torch.Tensor) (idx *torch.Tensor, err error) {
 	shape := inputIDs.Shape()
 	if len(shape) != 2 {

@@ -44,8 +44,8 @@ type Config struct {
 	AttnPdrop               float64           `json:"attn_pdrop"`
 	InitializerRange        float64           `json:"initializer_range"`
 	ScaleAttnWeights        *bool             `json:"scale_attn_weights,omitempty"`
-	ScaleAttnByInverseLayer bool              `json:"scale_attn_by_inverse_layer_idx"`
-	ReorderAndUpcastAttn    bool              `json:"reorder_and_upcast_attn"`
+	ScaleAttnByInverseLayer bool              `json:"scale_attn_by_inverse_layer_idx"` // scores also / (layer+1)
+	ReorderAndUpcastAttn    bool              `json:"reorder_and_upcast_attn"`         // float32 scores+softmax for f16/bf16 models
 	BosTokenID              *int64            `json:"bos_token_id,omitempty"`
 	EosTokenID              *int64            `json:"eos_token_id,omitempty"`
 	PadTokenID              *int64            `json:"pad_token_id,omitempty"`
@@ -156,9 +156,6 @@ func (c *Config) Validate() error {
 		if p < 0 || p >= 1 {
 			errs = append(errs, fmt.Errorf("%s must be in [0, 1), got %g", name, p))
 		}
-	}
-	if c.ReorderAndUpcastAttn {
-		errs = append(errs, errors.New("reorder_and_upcast_attn=true is not supported"))
 	}
 	if c.PadTokenID != nil && (*c.PadTokenID < 0 || *c.PadTokenID >= int64(c.VocabSize)) {
 		errs = append(errs, fmt.Errorf("pad_token_id %d outside the vocabulary [0, %d)", *c.PadTokenID, c.VocabSize))

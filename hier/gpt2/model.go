@@ -5,11 +5,15 @@
 //
 // The forward pass follows HF transformers' models/gpt2/modeling_gpt2.py (eager attention):
 //
-//	h = wte[input_ids] + wpe[0..T-1]                       embeddings, dropout(embd_pdrop)
+//	h = wte[input_ids] + wpe[position_ids]                  embeddings, dropout(embd_pdrop)
+//	    position_ids = cumsum(attention_mask) - 1 at real tokens (0..T-1 without a mask or
+//	    with right padding; left padding starts each row's real tokens at position 0)
 //	for each block:                                          pre-LayerNorm residual blocks
 //	    a = c_attn(ln_1(h)) → q, k, v ([B, H, T, D] each, heads are contiguous D-wide slices)
 //	    w = softmax(q·kᵀ/sqrt(D) + mask) with mask = finfo.min where key j > query i (causal)
 //	        or attention_mask[j] == 0 (key padding); dropout(attn_pdrop)
+//	        (/(layer+1) too with scale_attn_by_inverse_layer_idx; with reorder_and_upcast_attn
+//	        a float16/bfloat16 model computes q·kᵀ, the mask and the softmax in float32)
 //	    h = h + dropout(c_proj(w·v))                         resid_pdrop
 //	    h = h + dropout(c_proj(act(c_fc(ln_2(h)))))          act = gelu_new (tanh GELU) by default
 //	last_hidden_state = ln_f(h)
@@ -246,12 +250,22 @@ func (m *Model) attention(b *Block, layer int, x, bias *torch.Tensor) *torch.Ten
 	if c.ScaleAttnByInverseLayer {
 		scale /= float64(layer + 1)
 	}
+	// reorder_and_upcast_attn (HF _upcast_and_reordered_attn): scores and softmax in float32,
+	// the weights cast back to v's dtype before dropout and w·v. A no-op for float32/float64.
+	upcast := m.upcastAttn()
+	if upcast {
+		q, k = q.MustToDType(torch.Float32), k.MustToDType(torch.Float32)
+	}
 	// q·kᵀ·scale + bias; scaling q (B·H·T·D values) is cheaper than scaling the scores (B·H·T·T).
 	if scale != 1 {
 		q = q.MustMulScalar(scale)
 	}
 	w := q.MustMatMul(k.MustTranspose(-1, -2)).MustAdd(bias) // [B, H, T, T]
-	w = w.MustSoftmax(-1).MustDropout(c.AttnPdrop, m.train)
+	w = w.MustSoftmax(-1)
+	if upcast {
+		w = w.MustToDType(v.DType())
+	}
+	w = w.MustDropout(c.AttnPdrop, m.train)
 	o := w.MustMatMul(v)                                             // [B, H, T, D]
 	o = o.MustPermute(0, 2, 1, 3).MustContiguous().MustView(B, T, C) // merge heads
 	return conv1d(o, b.AttnProjW, b.AttnProjB).MustDropout(c.ResidPdrop, m.train)
@@ -298,12 +312,18 @@ func (m *Model) checkInputs(inputIDs, attentionMask *torch.Tensor) (int64, int64
 	return B, T, nil
 }
 
-// Forward runs the backbone. input_ids is int64 [batch, seq]; attention_mask is [batch, seq] with 1
-// for real tokens and 0 for padding (nil: all real); padding must be on the right (positions are
-// 0..seq-1 for every row, HF's default). It returns last_hidden_state [batch, seq, n_embd] in the
-// model's dtype. Every intermediate and the result are owned by s (the caller Keeps the result or
-// closes s after backward). Errors: wrong dtype or shape, sequence longer than n_positions, an id
-// outside the vocabulary.
+// Forward runs the backbone. input_ids is int64 [batch, seq]; attention_mask is [batch, seq], 1
+// for real tokens and 0 for padding (nil: all real). Padding may be on the right or on the left:
+// Forward takes no position_ids but computes them from attention_mask as HF's generation path
+// does (PositionIDs: cumsum(attention_mask) - 1), so each row's real tokens are at positions
+// 0, 1, … wherever its padding is, and their hidden states are those of the unpadded row (up to
+// float rounding). (HF's GPT2Model.forward without position_ids uses 0..seq-1 even for left
+// padding, which shifts those rows.) Without a mask, or with right padding, the positions are
+// 0..seq-1, bit for bit the computation of earlier versions. It returns last_hidden_state
+// [batch, seq, n_embd] in the model's dtype; the values at padded positions mean nothing. Every
+// intermediate and the result are owned by s (the caller Keeps the result or closes s after
+// backward). Errors: wrong dtype or shape, sequence longer than n_positions, an id outside the
+// vocabulary.
 //
 // Forward is the token-embedding lookup wte[input_ids] followed by ForwardEmbeds.
 func (m *Model) Forward(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (out *torch.Tensor, err error) {
@@ -324,9 +344,10 @@ func (m *Model) Forward(s *torch.Scope, inputIDs, attentionMask *torch.Tensor) (
 // ForwardEmbeds runs the backbone on token embeddings instead of token ids, like HF
 // GPT2Model.forward(inputs_embeds=...): inputs_embeds is [batch, seq, n_embd] in the model's
 // dtype and on its device; it takes the place of wte[input_ids], so the learned positions
-// wpe[0..seq-1] are added to it, then embedding dropout, the blocks and ln_f are applied exactly
-// as in Forward (Forward(ids) is ForwardEmbeds(wte[ids])). attention_mask is [batch, seq], 1 for
-// real positions and 0 for right padding (nil: all real). It returns last_hidden_state
+// wpe[position_ids] are added to it, then embedding dropout, the blocks and ln_f are applied
+// exactly as in Forward (Forward(ids) is ForwardEmbeds(wte[ids])). attention_mask is
+// [batch, seq], 1 for real positions and 0 for padding, right or left (nil: all real); the
+// position ids come from it as in Forward (PositionIDs). It returns last_hidden_state
 // [batch, seq, n_embd] in the model's dtype, owned by s with every intermediate. The result is
 // differentiable with respect to inputs_embeds when it requires grad (e.g. item embeddings of a
 // sequential recommender). Errors: inputs_embeds not 3-D, an empty batch or sequence, a last
@@ -387,14 +408,67 @@ func (m *Model) forwardEmbeds(s *torch.Scope, tok, attentionMask *torch.Tensor, 
 	if attentionMask != nil {
 		mask = s.Track(torch.Must(attentionMask.Share()))
 	}
-	dt, dev := m.DType(), m.Device()
-	pos := s.Track(torch.Must(m.WPE.Narrow(0, 0, T))) // position ids 0..T-1
-	h := tok.MustAdd(pos).MustDropout(m.Config.EmbdPdrop, m.train)
-	bias := AttentionBias(s, mask, B, T, dt, dev)
+	dev := m.Device()
+	h := tok.MustAdd(m.positionEmbeds(s, mask, T)).MustDropout(m.Config.EmbdPdrop, m.train)
+	bias := AttentionBias(s, mask, B, T, m.attnDType(), dev)
 	for i, b := range m.Blocks {
 		h = m.block(s, b, i, h, bias)
 	}
 	return m.layerNorm(h, m.LnFW, m.LnFB)
+}
+
+// PositionIDs returns the position ids Forward uses for attention_mask [batch, seq] (int64
+// [batch, seq], owned by s), as HF's generation path computes them when position_ids is not
+// given: cumsum(attention_mask, -1) - 1, so that each row's first real token is at position 0
+// whatever padding precedes it, with padded positions set to 1 (their value does not reach the
+// real tokens: padded keys are masked out). Without left padding or gaps (every row's mask is
+// ones then zeros) this is 0..seq-1 at the real tokens, and Forward then uses 0..seq-1 for
+// every position, exactly as with no mask.
+func PositionIDs(s *torch.Scope, attentionMask *torch.Tensor) (ids *torch.Tensor, err error) {
+	defer torch.Recover(&err)
+	shape := attentionMask.Shape()
+	if len(shape) != 2 {
+		return nil, fmt.Errorf("gpt2: attention_mask must be [batch, seq], got shape %v", shape)
+	}
+	mask := s.Track(torch.Must(attentionMask.Share()))
+	pad := mask.MustEqScalar(0)
+	return mask.MustNeScalar(0).MustToDType(torch.Int64).MustCumSum(1).MustSubScalar(1).MustMaskedFill(pad, 1), nil
+}
+
+// positionEmbeds is wpe at the position ids of mask [B, T] (nil: no padding): wpe[0..T-1]
+// ([T, n_embd], broadcast over the batch) when every row's real tokens start at position 0,
+// wpe[PositionIDs(mask)] ([B, T, n_embd]) otherwise (left padding). Which case applies is
+// read back to the host (one scalar; a device sync on CUDA), so that right-padded batches keep
+// the broadcast wpe slice, bit for bit in forward and backward, and skip the gather.
+func (m *Model) positionEmbeds(s *torch.Scope, mask *torch.Tensor, T int64) *torch.Tensor {
+	if mask != nil {
+		pid := torch.Must(PositionIDs(s, mask))
+		arange := s.Track(torch.Must(torch.Arange(0, float64(T), 1, torch.Int64, mask.Device())))
+		// Real tokens whose position is not their index: left padding or a gap in the mask.
+		shifted := pid.MustNe(arange).MustLogicalAnd(mask.MustNeScalar(0)).MustSum().MustItem()
+		if shifted != 0 {
+			return torch.Must(torch.Embedding(m.WPE, pid, -1))
+		}
+	}
+	return s.Track(torch.Must(m.WPE.Narrow(0, 0, T))) // position ids 0..T-1
+}
+
+// upcastAttn reports whether attention scores are computed in float32 for a lower-precision
+// model (reorder_and_upcast_attn on a float16 or bfloat16 model).
+func (m *Model) upcastAttn() bool {
+	if !m.Config.ReorderAndUpcastAttn {
+		return false
+	}
+	dt := m.DType()
+	return dt == torch.Float16 || dt == torch.BFloat16
+}
+
+// attnDType is the dtype of the attention scores and of the additive mask.
+func (m *Model) attnDType() torch.DType {
+	if m.upcastAttn() {
+		return torch.Float32
+	}
+	return m.DType()
 }
 
 // block runs one transformer block on h (owned by s) and returns its output, owned by s. The
