@@ -25,8 +25,8 @@ import (
 //
 // Each may be plain, gzip-compressed, or (CSV or JSON) the only data file in
 // a .zip archive. overall must be a number in [1, 5]; the time comes from
-// unixReviewTime, or from reviewTime ("MM D, YYYY", UTC) when the former is
-// absent. helpful [a, b] becomes Values "helpful_votes"=a and
+// unixReviewTime (unix seconds, or milliseconds etc.: see Dataset.TimeUnit),
+// or from reviewTime ("MM D, YYYY", UTC) when the former is absent. helpful [a, b] becomes Values "helpful_votes"=a and
 // "helpful_total"=b; vote becomes Values "vote"; verified becomes Values
 // "verified" (1 or 0). Interactions have no Values when none of these is
 // present. See the package documentation for skipping, strict mode and
@@ -81,7 +81,7 @@ type amazonJSON struct {
 
 func readAmazonJSON(src *source, c *collector) (string, error) {
 	format := ""
-	err := eachJSONLine(src, c, func(line []byte, row int) (*fieldErr, error) {
+	err := eachJSONLine(src, c, func(line []byte, row, lineNo int) (*fieldErr, error) {
 		var rec amazonJSON
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return jsonErr(err), nil
@@ -124,12 +124,12 @@ func readAmazonJSON(src *source, c *collector) (string, error) {
 		} else if v, _, err := rawScalar(rec.Helpful); err == nil {
 			f.helpful = v
 		}
-		it, fe := buildAmazon(&f)
+		it, numField, fe := buildAmazon(&f)
 		if fe != nil {
 			return fe, nil
 		}
 		it.Row = row
-		c.add(it)
+		c.addTimed(it, src.name, lineNo, numField)
 		return nil, nil
 	})
 	if err != nil {
@@ -172,19 +172,19 @@ func readAmazonCSV(src *source, c *collector) error {
 		}
 		return rec[col[i]]
 	}
-	return eachCSVRecord(src, r, len(header), c, func(rec []string, row int) *fieldErr {
+	return eachCSVRecord(src, r, len(header), c, func(rec []string, row, line int) *fieldErr {
 		f := amazonFields{
 			user: get(rec, 0), item: get(rec, 1), overall: get(rec, 2),
 			text: get(rec, 3), summary: get(rec, 4),
 			unixTime: get(rec, 5), reviewTime: get(rec, 6), helpful: get(rec, 7),
 			vote: get(rec, 8), verified: get(rec, 9),
 		}
-		it, fe := buildAmazon(&f)
+		it, numField, fe := buildAmazon(&f)
 		if fe != nil {
 			return fe
 		}
 		it.Row = row
-		c.add(it)
+		c.addTimed(it, src.name, line, numField)
 		return nil
 	})
 }
@@ -196,45 +196,52 @@ func shortHeader(h []string) []string {
 	return h
 }
 
-// buildAmazon validates one review and converts it to an Interaction.
-func buildAmazon(f *amazonFields) (Interaction, *fieldErr) {
-	var it Interaction
+// buildAmazon validates one review and converts it to an Interaction. When
+// the time is a number, it.Time holds it as read and numField names its field
+// (collector.addTimed converts it).
+func buildAmazon(f *amazonFields) (it Interaction, numField string, fe *fieldErr) {
 	it.User = strings.TrimSpace(f.user)
 	if it.User == "" {
-		return it, &fieldErr{"reviewerID", "missing user id"}
+		return it, "", &fieldErr{"reviewerID", "missing user id"}
 	}
 	it.Item = strings.TrimSpace(f.item)
 	if it.Item == "" {
-		return it, &fieldErr{"asin", "missing item id"}
+		return it, "", &fieldErr{"asin", "missing item id"}
 	}
 	if strings.TrimSpace(f.overall) == "" {
-		return it, &fieldErr{"overall", "missing rating"}
+		return it, "", &fieldErr{"overall", "missing rating"}
 	}
 	r, err := parseNumber(f.overall)
 	if err != nil || !ratingOK(r) {
-		return it, &fieldErr{"overall", "invalid rating " + quoteShort(f.overall)}
+		return it, "", &fieldErr{"overall", "invalid rating " + quoteShort(f.overall)}
 	}
 	it.Rating = r
 	switch {
 	case strings.TrimSpace(f.unixTime) != "":
-		t, err := parseTime(f.unixTime)
+		t, numeric, err := parseTime(f.unixTime)
 		if err != nil {
-			return it, &fieldErr{"unixReviewTime", "unparsable time " + quoteShort(f.unixTime)}
+			return it, "", &fieldErr{"unixReviewTime", "unparsable time " + quoteShort(f.unixTime)}
 		}
 		it.Time = t
+		if numeric {
+			numField = "unixReviewTime"
+		}
 	case strings.TrimSpace(f.reviewTime) != "":
-		t, err := parseTime(f.reviewTime)
+		t, numeric, err := parseTime(f.reviewTime)
 		if err != nil {
-			return it, &fieldErr{"reviewTime", "unparsable time " + quoteShort(f.reviewTime)}
+			return it, "", &fieldErr{"reviewTime", "unparsable time " + quoteShort(f.reviewTime)}
 		}
 		it.Time = t
+		if numeric {
+			numField = "reviewTime"
+		}
 	default:
-		return it, &fieldErr{"unixReviewTime", "missing time"}
+		return it, "", &fieldErr{"unixReviewTime", "missing time"}
 	}
 	if h := strings.TrimSpace(f.helpful); h != "" {
 		a, b, err := parseHelpful(h)
 		if err != nil {
-			return it, &fieldErr{"helpful", "invalid helpful votes " + quoteShort(h)}
+			return it, "", &fieldErr{"helpful", "invalid helpful votes " + quoteShort(h)}
 		}
 		it.setValue("helpful_votes", a)
 		it.setValue("helpful_total", b)
@@ -242,20 +249,20 @@ func buildAmazon(f *amazonFields) (Interaction, *fieldErr) {
 	if v := strings.TrimSpace(f.vote); v != "" {
 		n, err := parseNumber(v)
 		if err != nil {
-			return it, &fieldErr{"vote", "invalid vote count " + quoteShort(v)}
+			return it, "", &fieldErr{"vote", "invalid vote count " + quoteShort(v)}
 		}
 		it.setValue("vote", n)
 	}
 	if v := strings.TrimSpace(f.verified); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return it, &fieldErr{"verified", "invalid boolean " + quoteShort(v)}
+			return it, "", &fieldErr{"verified", "invalid boolean " + quoteShort(v)}
 		}
 		it.setValue("verified", boolFloat(b))
 	}
 	it.Text = html.UnescapeString(f.text)
 	it.Summary = html.UnescapeString(f.summary)
-	return it, nil
+	return it, numField, nil
 }
 
 func boolFloat(b bool) float64 {

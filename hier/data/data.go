@@ -18,6 +18,10 @@
 //     the occurrence that is first by (Time, Row) is kept; the rest are counted
 //     in Counts.Duplicates.
 //   - Dataset.Interactions is in source-file order (increasing Row).
+//   - Numeric times may be unix seconds, milliseconds, microseconds or
+//     nanoseconds: the unit is detected per file from the magnitude
+//     (Dataset.TimeUnit) and times are converted to seconds; a file mixing
+//     units is an error naming the file, line and field.
 //
 // No loader panics on bad input.
 package data
@@ -35,7 +39,10 @@ type Interaction struct {
 	User, Item string
 	// Rating is the star rating (1–5); NaN if the source has none.
 	Rating float64
-	// Time is unix seconds (0 if the source has no time column).
+	// Time is unix seconds (0 if the source has no time column). Numeric times
+	// in milliseconds, microseconds or nanoseconds (detected per file, see
+	// Dataset.TimeUnit) are converted, rounding down to whole seconds: events
+	// within one second are then ordered by Row.
 	Time int64
 	// Summary is the review title ("" if none).
 	Summary string
@@ -81,6 +88,16 @@ type Dataset struct {
 	// SkippedReasons holds the first LoadOptions.MaxSkipReasons messages
 	// ("file:line: field "name": reason") for skipped records.
 	SkippedReasons []string
+	// TimeUnit is the unit the loader detected for the file's numeric time
+	// values and converted to seconds: TimeUnitSeconds, TimeUnitMilliseconds,
+	// TimeUnitMicroseconds or TimeUnitNanoseconds; "" when no time was read
+	// as a number (no time column, dates only, generated data). The unit
+	// comes from the magnitude: below 1e11 seconds (1e11 s is the year
+	// 5138), from 1e11 milliseconds, from 1e14 microseconds, from 1e17
+	// nanoseconds. A file whose numeric times mix two scales is an error
+	// (*RecordError naming the file, line and field of the first value of the
+	// other scale), never a silent misordering.
+	TimeUnit string
 }
 
 // Format names stored in Dataset.Format.
@@ -174,9 +191,13 @@ func (ds *Dataset) Summary() string {
 		}
 		return "no"
 	}
-	return fmt.Sprintf("%s: %d interactions, %d users, %d items, %d skipped, %d duplicates, review text: %s, item text: %s",
+	s := fmt.Sprintf("%s: %d interactions, %d users, %d items, %d skipped, %d duplicates, review text: %s, item text: %s",
 		name, ds.Counts.Interactions, ds.Counts.Users, ds.Counts.Items,
 		ds.Counts.Skipped, ds.Counts.Duplicates, yn(ds.HasReviewText), yn(len(ds.ItemText) > 0))
+	if ds.TimeUnit != "" {
+		s += ", time unit: " + ds.TimeUnit
+	}
+	return s
 }
 
 // collector accumulates records while a loader reads a file and applies the
@@ -187,6 +208,7 @@ type collector struct {
 	skipped int
 	reasons []string
 	rows    int // data records seen so far (Row of the next record)
+	times   timeColumn
 }
 
 // full reports whether MaxRecords data records have been read.
@@ -216,7 +238,17 @@ func (c *collector) bad(e *RecordError) error {
 
 func (c *collector) add(it Interaction) { c.out = append(c.out, it) }
 
-// finish builds the Dataset: deduplicates and counts.
+// addTimed adds it, read at file:line; when numField is not "", it.Time is the raw number read
+// from that field, converted to seconds by finish once the file's time unit is known.
+func (c *collector) addTimed(it Interaction, file string, line int, numField string) {
+	if numField != "" {
+		c.times.note(len(c.out), file, line, numField, it.Time)
+	}
+	c.add(it)
+}
+
+// finish builds the Dataset: converts numeric times to seconds (an error when
+// a file mixes time units), deduplicates and counts.
 func (c *collector) finish(name, format, file string) (*Dataset, error) {
 	if len(c.out) == 0 {
 		switch {
@@ -227,11 +259,16 @@ func (c *collector) finish(name, format, file string) (*Dataset, error) {
 		}
 		return nil, fmt.Errorf("%s: %w (no data records)", file, ErrNoInteractions)
 	}
+	unit, err := c.times.resolve(c.out)
+	if err != nil {
+		return nil, err
+	}
 	ds := &Dataset{
 		Name:           name,
 		Format:         format,
 		Interactions:   c.out,
 		SkippedReasons: c.reasons,
+		TimeUnit:       unit,
 	}
 	ds.Counts.Skipped = c.skipped
 	ds.Counts.Duplicates = dedup(ds)

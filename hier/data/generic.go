@@ -16,10 +16,11 @@ type Columns struct {
 	// Rating: any finite number (not restricted to 1–5); an empty value
 	// gives NaN.
 	Rating string
-	// Time: unix seconds (integer or integral float) or a date/time string
-	// (RFC 3339, "2006-01-02 15:04:05", "2006-01-02", "01 2, 2006"; UTC).
-	// Without a Time column all interactions have Time 0 and are ordered by
-	// Row.
+	// Time: a unix time (integer or integral float) in seconds,
+	// milliseconds, microseconds or nanoseconds, one unit per file, detected
+	// from the magnitude (Dataset.TimeUnit), or a date/time string (RFC 3339,
+	// "2006-01-02 15:04:05", "2006-01-02", "01 2, 2006"; UTC). Without a Time
+	// column all interactions have Time 0 and are ordered by Row.
 	Time string
 	// Text and Summary are HTML-unescaped.
 	Text, Summary string
@@ -66,31 +67,34 @@ func LoadGeneric(path string, cols Columns, opts LoadOptions) (*Dataset, error) 
 // present.
 type genericGetter func(name string) (string, bool, *fieldErr)
 
-func buildGeneric(cols *Columns, get genericGetter) (Interaction, *fieldErr) {
+// buildGeneric converts one record. When the time is a number, it.Time holds
+// it as read and numField names its column (collector.addTimed converts it).
+func buildGeneric(cols *Columns, get genericGetter) (Interaction, string, *fieldErr) {
 	it := Interaction{Rating: math.NaN()}
+	numField := ""
 	v, _, fe := get(cols.User)
 	if fe != nil {
-		return it, fe
+		return it, "", fe
 	}
 	if it.User = strings.TrimSpace(v); it.User == "" {
-		return it, &fieldErr{cols.User, "missing user id"}
+		return it, "", &fieldErr{cols.User, "missing user id"}
 	}
 	v, _, fe = get(cols.Item)
 	if fe != nil {
-		return it, fe
+		return it, "", fe
 	}
 	if it.Item = strings.TrimSpace(v); it.Item == "" {
-		return it, &fieldErr{cols.Item, "missing item id"}
+		return it, "", &fieldErr{cols.Item, "missing item id"}
 	}
 	if cols.Rating != "" {
 		v, _, fe := get(cols.Rating)
 		if fe != nil {
-			return it, fe
+			return it, "", fe
 		}
 		if strings.TrimSpace(v) != "" {
 			r, err := parseNumber(v)
 			if err != nil {
-				return it, &fieldErr{cols.Rating, "invalid rating " + quoteShort(v)}
+				return it, "", &fieldErr{cols.Rating, "invalid rating " + quoteShort(v)}
 			}
 			it.Rating = r
 		}
@@ -98,35 +102,38 @@ func buildGeneric(cols *Columns, get genericGetter) (Interaction, *fieldErr) {
 	if cols.Time != "" {
 		v, _, fe := get(cols.Time)
 		if fe != nil {
-			return it, fe
+			return it, "", fe
 		}
 		if strings.TrimSpace(v) == "" {
-			return it, &fieldErr{cols.Time, "missing time"}
+			return it, "", &fieldErr{cols.Time, "missing time"}
 		}
-		t, err := parseTime(v)
+		t, numeric, err := parseTime(v)
 		if err != nil {
-			return it, &fieldErr{cols.Time, "unparsable time " + quoteShort(v)}
+			return it, "", &fieldErr{cols.Time, "unparsable time " + quoteShort(v)}
 		}
 		it.Time = t
+		if numeric {
+			numField = cols.Time
+		}
 	}
 	if cols.Text != "" {
 		v, _, fe := get(cols.Text)
 		if fe != nil {
-			return it, fe
+			return it, "", fe
 		}
 		it.Text = html.UnescapeString(v)
 	}
 	if cols.Summary != "" {
 		v, _, fe := get(cols.Summary)
 		if fe != nil {
-			return it, fe
+			return it, "", fe
 		}
 		it.Summary = html.UnescapeString(v)
 	}
 	for _, name := range cols.Numeric {
 		v, ok, fe := get(name)
 		if fe != nil {
-			return it, fe
+			return it, "", fe
 		}
 		v = strings.TrimSpace(v)
 		if !ok || v == "" {
@@ -141,12 +148,12 @@ func buildGeneric(cols *Columns, get genericGetter) (Interaction, *fieldErr) {
 		default:
 			var err error
 			if x, err = parseNumber(v); err != nil {
-				return it, &fieldErr{name, "invalid number " + quoteShort(v)}
+				return it, "", &fieldErr{name, "invalid number " + quoteShort(v)}
 			}
 		}
 		it.setValue(name, x)
 	}
-	return it, nil
+	return it, numField, nil
 }
 
 func readGenericCSV(src *source, cols Columns, opts LoadOptions, c *collector) error {
@@ -169,26 +176,26 @@ func readGenericCSV(src *source, cols Columns, opts LoadOptions, c *collector) e
 			return fmt.Errorf("%s: column %q is not in the CSV header %q", src.name, name, shortHeader(header))
 		}
 	}
-	return eachCSVRecord(src, r, len(header), c, func(rec []string, row int) *fieldErr {
-		it, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+	return eachCSVRecord(src, r, len(header), c, func(rec []string, row, line int) *fieldErr {
+		it, numField, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
 			return rec[idx[name]], true, nil
 		})
 		if fe != nil {
 			return fe
 		}
 		it.Row = row
-		c.add(it)
+		c.addTimed(it, src.name, line, numField)
 		return nil
 	})
 }
 
 func readGenericJSON(src *source, cols Columns, c *collector) error {
-	return eachJSONLine(src, c, func(line []byte, row int) (*fieldErr, error) {
+	return eachJSONLine(src, c, func(line []byte, row, lineNo int) (*fieldErr, error) {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(line, &obj); err != nil {
 			return jsonErr(err), nil
 		}
-		it, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+		it, numField, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
 			raw, ok := obj[name]
 			if !ok {
 				return "", false, nil
@@ -203,7 +210,7 @@ func readGenericJSON(src *source, cols Columns, c *collector) error {
 			return fe, nil
 		}
 		it.Row = row
-		c.add(it)
+		c.addTimed(it, src.name, lineNo, numField)
 		return nil, nil
 	})
 }

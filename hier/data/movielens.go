@@ -23,7 +23,8 @@ var movieLensGenres = []string{
 
 // LoadMovieLens reads a MovieLens 100K directory (ml-100k).
 //
-// u.data (required) holds tab-separated "user item rating timestamp" lines;
+// u.data (required) holds tab-separated "user item rating timestamp" lines
+// (timestamps in unix seconds, or milliseconds etc.: see Dataset.TimeUnit);
 // user and item ids are kept as the strings of the file ("1".."943",
 // "1".."1682"); ratings must be in [1, 5]. MovieLens has no review text:
 // Summary and Text are "" and HasReviewText is false.
@@ -110,7 +111,7 @@ func readMovieLensRatings(src *source, c *collector) error {
 			continue
 		}
 		it.Row = row
-		c.add(it)
+		c.addTimed(it, src.name, lineNo, "timestamp")
 	}
 	return nil
 }

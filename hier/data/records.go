@@ -50,10 +50,11 @@ func readCSVHeader(src *source, r *csv.Reader) ([]string, map[string]int, error)
 	return header, idx, nil
 }
 
-// eachCSVRecord calls fn for every data record after the header. Records
-// with the wrong number of columns or CSV syntax errors are reported through
-// c.bad. fn returns a *fieldErr for a malformed record.
-func eachCSVRecord(src *source, r *csv.Reader, ncols int, c *collector, fn func(rec []string, row int) *fieldErr) error {
+// eachCSVRecord calls fn for every data record after the header, with its Row
+// and 1-based line. Records with the wrong number of columns or CSV syntax
+// errors are reported through c.bad. fn returns a *fieldErr for a malformed
+// record.
+func eachCSVRecord(src *source, r *csv.Reader, ncols int, c *collector, fn func(rec []string, row, line int) *fieldErr) error {
 	for !c.full() {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -81,7 +82,7 @@ func eachCSVRecord(src *source, r *csv.Reader, ncols int, c *collector, fn func(
 			}
 			continue
 		}
-		if fe := fn(rec, row); fe != nil {
+		if fe := fn(rec, row, line); fe != nil {
 			if e := c.badAt(src.name, line, fe); e != nil {
 				return e
 			}
@@ -90,9 +91,9 @@ func eachCSVRecord(src *source, r *csv.Reader, ncols int, c *collector, fn func(
 	return nil
 }
 
-// eachJSONLine calls fn for every non-blank line. fn returns a *fieldErr for
-// a malformed record.
-func eachJSONLine(src *source, c *collector, fn func(line []byte, row int) (*fieldErr, error)) error {
+// eachJSONLine calls fn for every non-blank line, with its Row and 1-based
+// line number. fn returns a *fieldErr for a malformed record.
+func eachJSONLine(src *source, c *collector, fn func(line []byte, row, lineNo int) (*fieldErr, error)) error {
 	lineNo := 0
 	for !c.full() {
 		line, err := readLine(src.r)
@@ -107,7 +108,7 @@ func eachJSONLine(src *source, c *collector, fn func(line []byte, row int) (*fie
 			continue
 		}
 		row := c.nextRow()
-		fe, err := fn(line, row)
+		fe, err := fn(line, row, lineNo)
 		if err != nil {
 			return err
 		}

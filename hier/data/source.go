@@ -258,28 +258,29 @@ var timeLayouts = []string{
 	"1 2, 2006",
 }
 
-// parseTime parses unix seconds (integer or integral float) or one of
-// timeLayouts (interpreted as UTC).
-func parseTime(s string) (int64, error) {
+// parseTime parses a unix time (integer or integral float; numeric reports
+// it, and its unit is decided per file, see timeColumn) or one of timeLayouts
+// (interpreted as UTC, returned in seconds).
+func parseTime(s string) (v int64, numeric bool, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, errors.New("empty")
+		return 0, false, errors.New("empty")
 	}
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, nil
+		return v, true, nil
 	}
 	if v, err := strconv.ParseFloat(s, 64); err == nil {
 		if v != v || v > 9e15 || v < -9e15 || v != float64(int64(v)) {
-			return 0, fmt.Errorf("not integral unix seconds")
+			return 0, false, fmt.Errorf("not an integral unix time")
 		}
-		return int64(v), nil
+		return int64(v), true, nil
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.Unix(), nil
+			return t.Unix(), false, nil
 		}
 	}
-	return 0, errors.New("not unix seconds or a date")
+	return 0, false, errors.New("not a unix time or a date")
 }
 
 // quoteShort quotes a value for an error message, shortening long values.

@@ -84,7 +84,7 @@ func prepare(e *env, ds *data.Dataset) (*prepared, error) {
 	c.Skipped, c.Duplicates = ds.Counts.Skipped, ds.Counts.Duplicates+sd.Duplicates
 	p.split = SplitSizes{Train: len(sd.Train), Valid: len(sd.Valid), Test: len(sd.Test), TrainOnlyUsers: sd.TrainOnlyUsers}
 	e.log.Info("data", "dataset", ds.Name, "users", c.Users, "items", c.Items, "interactions", c.Interactions, "skipped", c.Skipped, "duplicates", c.Duplicates,
-		"train", len(sd.Train), "valid", len(sd.Valid), "test", len(sd.Test), "train_only_users", sd.TrainOnlyUsers)
+		"train", len(sd.Train), "valid", len(sd.Valid), "test", len(sd.Test), "train_only_users", sd.TrainOnlyUsers, "time_unit", ds.TimeUnit)
 	for i, reason := range ds.SkippedReasons {
 		if i == 5 {
 			e.log.Warn("more records skipped", "shown", 5, "skipped", ds.Counts.Skipped)
