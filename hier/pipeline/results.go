@@ -351,6 +351,21 @@ func (r *Results) Table() string {
 			w("\n")
 		}
 	}
+	if len(r.Recommenders) > 0 {
+		// Every method's search space and budget: the same number of candidates per family,
+		// each trained with early stopping on validation NDCG@10, the chosen one with every seed.
+		w("\nmodel selection (validation NDCG@10; candidates tried with the first seed, the chosen one with %d seeds):\n", len(r.Seeds))
+		for _, c := range r.Recommenders {
+			epochs := 0
+			for _, k := range c.Candidates {
+				epochs += k.Epochs
+			}
+			for _, sc := range c.Seeds[min(1, len(c.Seeds)):] {
+				epochs += sc.Epochs
+			}
+			w("  %-11s %d candidates, %d epochs in all; chosen: %s (%.4f)\n", c.Method, len(c.Candidates), epochs, describeConfig(c.Family, c.Config), c.ValidNDCG)
+		}
+	}
 	for m, why := range r.Skipped {
 		if strings.Contains(m, "_") {
 			w("%s not trained: %s\n", m, why)
