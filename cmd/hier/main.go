@@ -401,5 +401,13 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 }
 
 func main() {
+	// The CLI trains small models in many steps of the same large tensors, where glibc's
+	// default unmapping of freed blocks costs more than the memory it gives back: pre-training
+	// the pipeline's backbone on Amazon Musical Instruments ran 2.3x slower without this (60
+	// steps: 104 s vs 45 s of training). HIER_MALLOC=system keeps glibc's defaults (see
+	// torch.TuneMalloc for the trade-off in peak RSS).
+	if os.Getenv("HIER_MALLOC") != "system" && !torch.MallocTuned {
+		torch.TuneMalloc()
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
