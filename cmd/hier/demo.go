@@ -27,7 +27,7 @@ func cmdDemo() *cli.Command {
 	flags = append(flags, recommenderFlags()...)
 	return &cli.Command{
 		Name:      "demo",
-		Usage:     "run the whole recommender pipeline on the built-in seeded synthetic shop (about a minute on 2 idle CPU cores)",
+		Usage:     "run the whole recommender pipeline on the built-in seeded synthetic shop (under two minutes on 2 idle CPU cores)",
 		UsageText: "hier demo [--out DIR] [--fusion concat|weighted|gate] [--multitask] [--json]",
 		Description: "Generates the seeded synthetic shop (300 users, 120 items in 6 categories, reviews with\n" +
 			"ratings; data.DefaultSyntheticConfig) and runs the pipeline of 'hier run' on it with the demo\n" +

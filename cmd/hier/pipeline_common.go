@@ -457,10 +457,7 @@ func prepareOutDir(log *slog.Logger, dir string) (cleanup func(), err error) {
 	case err == nil && !fi.IsDir():
 		return cleanup, fmt.Errorf("output path %s exists and is not a directory", dir)
 	case err == nil:
-		if _, err := os.Stat(filepath.Join(dir, pipeline.ConfigFileName)); err == nil {
-			log.Warn("output directory already holds a run: its files will be overwritten", "dir", dir)
-		}
-		return cleanup, nil
+		return cleanup, nil // whether it may be replaced is the pipeline's decision (pipeline.IsRunDir)
 	case !errors.Is(err, os.ErrNotExist):
 		return cleanup, fmt.Errorf("output directory: %w", err)
 	}

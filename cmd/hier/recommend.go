@@ -20,11 +20,12 @@ type recommendOutput struct {
 func cmdRecommend() *cli.Command {
 	return &cli.Command{
 		Name:      "recommend",
-		Usage:     "recommend items to a user from a finished run (fused interest vector H)",
+		Usage:     "recommend items to a user from a finished run (its served recommender)",
 		UsageText: "hier recommend --run DIR --user ID [--k 10] [--json]",
 		Description: "Loads the run directory of 'hier run' / 'hier demo' (index.json, vectors.safetensors) and\n" +
-			"scores every item of the catalogue by H_u . v_i, the user's fused interest vector against\n" +
-			"the item vectors of the trained recommender. The items in the user's history (training and\n" +
+			"scores every item of the catalogue by u . v_i with the user and item vectors of the run's served\n" +
+			"method (the best hierarchy variant by validation NDCG@10, e.g. seq_h; served_method in\n" +
+			"metrics.json). The items in the user's history (training and\n" +
 			"validation interactions) are excluded. Fewer than k items are returned only when the\n" +
 			"catalogue has fewer unseen items.\n\n" +
 			"Output: one line per item: rank, item id, score (best first).\n\n" +

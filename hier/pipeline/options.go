@@ -286,10 +286,18 @@ func (o *Options) resolve() (torch.Device, error) {
 	if ro.Seeds <= 0 {
 		ro.Seeds = dr.Seeds
 	}
-	if len(ro.CF) == 0 {
+	// nil takes the default grid; an empty list given on purpose (a --config file with "cf": [])
+	// would train nothing and is an error.
+	if ro.CF != nil && len(ro.CF) == 0 {
+		return torch.Device{}, errors.New("option recommenders.cf: the candidate list is empty (leave the key out for the default grid)")
+	}
+	if ro.Seq != nil && len(ro.Seq) == 0 {
+		return torch.Device{}, errors.New("option recommenders.seq: the candidate list is empty (leave the key out for the default grid)")
+	}
+	if ro.CF == nil {
 		ro.CF = dr.CF
 	}
-	if len(ro.Seq) == 0 {
+	if ro.Seq == nil {
 		ro.Seq = dr.Seq
 	}
 	if ro.Threads < 0 {

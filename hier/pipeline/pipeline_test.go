@@ -162,6 +162,24 @@ func tinyShop() *data.Dataset {
 	return data.Synthetic(c)
 }
 
+// --overwrite replaces a run directory, never another non-empty directory: a user's files at
+// --out stay untouched.
+func TestOverwriteOnlyReplacesRuns(t *testing.T) {
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notes, []byte("mine"), 0o644))
+	o := tinyOptions(dir)
+	_, err := RunDataset(context.Background(), tinyShop(), o, nil)
+	require.ErrorContains(t, err, "not empty")
+	o.Overwrite = true
+	_, err = RunDataset(context.Background(), tinyShop(), o, nil)
+	require.ErrorContains(t, err, "holds no run")
+	b, err := os.ReadFile(notes)
+	require.NoError(t, err)
+	require.Equal(t, "mine", string(b))
+	require.False(t, IsRunDir(dir))
+}
+
 func TestRunEndToEndTiny(t *testing.T) {
 	needVocab(t)
 	start := torch.LiveTensors()

@@ -363,7 +363,11 @@ func (r *Results) Table() string {
 			for _, sc := range c.Seeds[min(1, len(c.Seeds)):] {
 				epochs += sc.Epochs
 			}
-			w("  %-11s %d candidates, %d epochs in all; chosen: %s (%.4f)\n", c.Method, len(c.Candidates), epochs, describeConfig(c.Family, c.Config), c.ValidNDCG)
+			noun := "candidates"
+			if len(c.Candidates) == 1 {
+				noun = "candidate"
+			}
+			w("  %-11s %d %s, %d epochs in all; chosen: %s (%.4f)\n", c.Method, len(c.Candidates), noun, epochs, describeConfig(c.Family, c.Config), c.ValidNDCG)
 		}
 	}
 	for m, why := range r.Skipped {

@@ -47,3 +47,17 @@ func TestSummarizeComparesBestByValidation(t *testing.T) {
 	// seq_h at 1 vs sasrec at 0 (NDCG 1): every user loses 1 - 0.6309.
 	require.InDelta(t, 1/math.Log2(3)-1, res.Twins[1].CIHigh, 1e-12)
 }
+
+// A candidate list given empty on purpose is an error; a nil one takes the default grid.
+func TestEmptyCandidateListIsAnError(t *testing.T) {
+	o := DefaultOptions()
+	o.Recommenders.CF = []rec.Config{}
+	_, err := o.resolve()
+	require.ErrorContains(t, err, "recommenders.cf")
+	o = DefaultOptions()
+	o.OutDir, o.DataPath = t.TempDir(), "data.csv"
+	o.Recommenders.Seq = nil
+	_, err = o.resolve()
+	require.NoError(t, err)
+	require.Equal(t, DefaultOptions().Recommenders.Seq, o.Recommenders.Seq)
+}

@@ -42,15 +42,21 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Results, error) 
 //
 // The run directory is built in a temporary sibling of opts.OutDir and moved into place only when
 // everything succeeded, so a failed or interrupted run never leaves a half-written or mixed run
-// directory. An existing run directory at opts.OutDir is replaced only with opts.Overwrite.
+// directory. An existing run directory at opts.OutDir is replaced only with opts.Overwrite; any
+// other non-empty directory is never replaced (an error, its files untouched).
 func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.Logger) (res *Results, err error) {
 	started := time.Now()
 	final := filepath.Clean(opts.OutDir)
 	if final == "." || final == "" {
 		return nil, errors.New("pipeline: option out_dir is required")
 	}
-	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 && !opts.Overwrite {
-		return nil, fmt.Errorf("pipeline: output directory %s is not empty; choose another or allow replacing it (Options.Overwrite, --overwrite)", final)
+	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 {
+		if !opts.Overwrite {
+			return nil, fmt.Errorf("pipeline: output directory %s is not empty; choose another, or replace the run in it with --overwrite (Options.Overwrite)", final)
+		}
+		if !IsRunDir(final) {
+			return nil, fmt.Errorf("pipeline: output directory %s is not empty and holds no run (no %s and %s); --overwrite replaces only a run directory, so choose another", final, ConfigFileName, MetricsFileName)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err
@@ -246,6 +252,17 @@ func writeRun(e *env, p *prepared, f *rec.Features, ro *recOut, res *Results) er
 		return err
 	}
 	return writeRecommendations(filepath.Join(e.out, RecsFileName), idx, vecs["users"], vecs["items"], e.opts.TopK)
+}
+
+// IsRunDir reports whether dir holds a finished run (its config.json and metrics.json): the only
+// kind of non-empty directory that a run with Options.Overwrite replaces.
+func IsRunDir(dir string) bool {
+	for _, f := range []string{ConfigFileName, MetricsFileName} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || !fi.Mode().IsRegular() {
+			return false
+		}
+	}
+	return true
 }
 
 // swapDir moves the finished directory work to final, replacing what was there.
