@@ -314,12 +314,8 @@ run() {
 
   # ---- 4. the table ----
   if [ "$done_rounds" = 0 ]; then
-    echo
-    echo "### gpu_check summary ($SECONDS s; no bench rounds, no table)"
-    printf -- '- %s\n' "${summary[@]}"
-    local f=0 x
-    for x in "${summary[@]}"; do case "$x" in FAIL*) f=$((f + 1)) ;; esac; done
-    return $((f > 0))
+    print_summary "; no bench rounds, no table"
+    return
   fi
   local caption
   caption="$device, $(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader | head -1 || echo "$(nproc) CPUs"); ${pyinfo%% CUDA *}; hier shim on $(basename "${libdir:-none}"); $warmup warm-up + $steps timed steps, $done_rounds of $rounds rounds, $threads intra-op threads"
@@ -328,8 +324,13 @@ run() {
     --cases "$cases" --workloads "$workloads" --dtypes "$dtypes" --caption "$caption") | tee "$out/gpu_check_table.md"
   [ -n "$go_peak_note" ] && echo "- $go_peak_note" | tee -a "$out/gpu_check_table.md"
   [ "$device" != cpu ] || echo "- CPU simulation: GPU memory n/a and MFU meaningless (shape check only)" | tee -a "$out/gpu_check_table.md"
+  print_summary ""
+}
+
+# print_summary NOTE: the PASS/FAIL list of the steps; returns 1 if any step failed.
+print_summary() {
   echo
-  echo "### gpu_check summary ($SECONDS s)"
+  echo "### gpu_check summary ($SECONDS s$1)"
   printf -- '- %s\n' "${summary[@]}"
   local fails=0 s
   for s in "${summary[@]}"; do case "$s" in FAIL*) fails=$((fails + 1)) ;; esac; done
