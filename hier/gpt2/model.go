@@ -438,19 +438,30 @@ func PositionIDs(s *torch.Scope, attentionMask *torch.Tensor) (ids *torch.Tensor
 // positionEmbeds is wpe at the position ids of mask [B, T] (nil: no padding): wpe[0..T-1]
 // ([T, n_embd], broadcast over the batch) when every row's real tokens start at position 0,
 // wpe[PositionIDs(mask)] ([B, T, n_embd]) otherwise (left padding). Which case applies is
-// read back to the host (one scalar; a device sync on CUDA), so that right-padded batches keep
-// the broadcast wpe slice, bit for bit in forward and backward, and skip the gather.
+// decided on the host from one copy of the mask (a device sync on CUDA), so that right-padded
+// batches keep the broadcast wpe slice, bit for bit in forward and backward, and skip the gather.
 func (m *Model) positionEmbeds(s *torch.Scope, mask *torch.Tensor, T int64) *torch.Tensor {
-	if mask != nil {
-		pid := torch.Must(PositionIDs(s, mask))
-		arange := s.Track(torch.Must(torch.Arange(0, float64(T), 1, torch.Int64, mask.Device())))
-		// Real tokens whose position is not their index: left padding or a gap in the mask.
-		shifted := pid.MustNe(arange).MustLogicalAnd(mask.MustNeScalar(0)).MustSum().MustItem()
-		if shifted != 0 {
-			return torch.Must(torch.Embedding(m.WPE, pid, -1))
-		}
+	if mask != nil && shiftedPositions(torch.Must(s.Track(torch.Must(mask.To(torch.CPU, torch.Int64))).Int64s()), T) {
+		return torch.Must(torch.Embedding(m.WPE, torch.Must(PositionIDs(s, mask)), -1))
 	}
 	return s.Track(torch.Must(m.WPE.Narrow(0, 0, T))) // position ids 0..T-1
+}
+
+// shiftedPositions reports whether some real token of mask ([B, T] flattened) comes after a
+// padded position in its row (left padding or a gap), i.e. whether its position id
+// cumsum(mask) - 1 differs from its index.
+func shiftedPositions(mask []int64, T int64) bool {
+	for r := int64(0); r < int64(len(mask)); r += T {
+		padded := false
+		for _, v := range mask[r : r+T] {
+			if v == 0 {
+				padded = true
+			} else if padded {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // upcastAttn reports whether attention scores are computed in float32 for a lower-precision
