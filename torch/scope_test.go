@@ -141,3 +141,42 @@ func Must2(a, b *Tensor, err error) (*Tensor, *Tensor) {
 	}
 	return a, b
 }
+
+// TestBackstopBatchesRaceWithFree: tensors are freed by their owners while other goroutines'
+// creations and forced GCs attach the cleanup backstop to the same pending batch. Every handle
+// is released exactly once (the counts return to the start; a double free would crash or
+// drive them below it), under -race too.
+func TestBackstopBatchesRaceWithFree(t *testing.T) {
+	settle()
+	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := 0; k < 3*guardBatch; k++ {
+				x := Must(Zeros([]int64{2}, Float32, CPU))
+				if k%3 == w%3 {
+					continue // dropped without Free: left to the backstop
+				}
+				x.Free()
+				x.Free() // idempotent
+			}
+		}(w)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 0; k < 20; k++ {
+			runtime.GC()
+		}
+	}()
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for LiveTensors() > start && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, start, LiveTensors())
+	require.Equal(t, nativeStart, NativeLiveTensors())
+}
