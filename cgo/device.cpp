@@ -14,6 +14,8 @@
 
 #include "common.h"
 
+#include <ATen/autocast_mode.h>
+
 namespace ht {
 std::atomic<int64_t> live_tensors{0};
 std::atomic<int> threads_want{0};
@@ -144,6 +146,71 @@ int ht_set_grad_enabled(int enabled) {
   int prev = at::GradMode::is_enabled() ? 1 : 0;
   at::GradMode::set_enabled(enabled != 0);
   return prev;
+}
+
+}  // extern "C"
+
+namespace {
+// libtorch 2.4 replaced the per-device autocast calls (is_cpu_enabled, set_autocast_gpu_dtype,
+// ...) with ones taking the device type, and deprecated the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool ac_enabled(at::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
+void ac_set_enabled(at::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
+at::ScalarType ac_dtype(at::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
+void ac_set_dtype(at::DeviceType t, at::ScalarType d) { at::autocast::set_autocast_dtype(t, d); }
+#else
+bool ac_enabled(at::DeviceType t) { return t == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+void ac_set_enabled(at::DeviceType t, bool on) {
+  if (t == at::kCUDA) at::autocast::set_enabled(on);
+  else at::autocast::set_cpu_enabled(on);
+}
+at::ScalarType ac_dtype(at::DeviceType t) {
+  return t == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void ac_set_dtype(at::DeviceType t, at::ScalarType d) {
+  if (t == at::kCUDA) at::autocast::set_autocast_gpu_dtype(d);
+  else at::autocast::set_autocast_cpu_dtype(d);
+}
+#endif
+// CPU autocast before libtorch 2.1 runs only in bfloat16 (float16 raises inside the ops).
+constexpr bool cpu_autocast_fp16 = TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1);
+}  // namespace
+
+extern "C" {
+
+ht_err ht_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtype) {
+  HT_TRY
+  ht::check_device_available(device);
+  at::DeviceType t = device < 0 ? at::kCPU : at::kCUDA;
+  at::ScalarType st = ht::scalar_type(dtype);
+  if (st != at::kBFloat16 && st != at::kHalf)
+    throw std::invalid_argument(std::string("autocast: dtype must be bfloat16 or float16, got ") + c10::toString(st));
+  if (t == at::kCPU && st == at::kHalf && !cpu_autocast_fp16)
+    throw std::invalid_argument("autocast: libtorch " TORCH_VERSION " runs CPU autocast in bfloat16 only");
+  *prev_enabled = ac_enabled(t) ? 1 : 0;
+  *prev_dtype = static_cast<int>(ac_dtype(t));
+  ac_set_dtype(t, st);
+  ac_set_enabled(t, true);
+  at::autocast::increment_nesting();
+  HT_CATCH
+}
+
+ht_err ht_autocast_exit(int device, int prev_enabled, int prev_dtype) {
+  HT_TRY
+  at::DeviceType t = device < 0 ? at::kCPU : at::kCUDA;
+  at::ScalarType prev = ht::scalar_type(prev_dtype);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  ac_set_enabled(t, prev_enabled != 0);
+  ac_set_dtype(t, prev);
+  HT_CATCH
+}
+
+ht_err ht_autocast_state(int device, int *enabled, int *dtype) {
+  HT_TRY
+  at::DeviceType t = device < 0 ? at::kCPU : at::kCUDA;
+  *enabled = ac_enabled(t) ? 1 : 0;
+  *dtype = static_cast<int>(ac_dtype(t));
+  HT_CATCH
 }
 
 int64_t ht_live_tensors(void) { return ht::live_tensors.load(); }

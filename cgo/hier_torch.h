@@ -72,6 +72,15 @@ int ht_get_num_threads(void);
 /* Grad mode of the CALLING OS thread. ht_set_grad_enabled returns the previous value. */
 int ht_is_grad_enabled(void);
 int ht_set_grad_enabled(int enabled);
+/* Autocast (automatic mixed precision) of the CALLING OS thread for one device type: device < 0
+   is the CPU, >= 0 CUDA. ht_autocast_enter turns it on with the given lower-precision dtype
+   (HT_BFLOAT16, or HT_FLOAT16 where this libtorch supports it for the device) and writes the
+   previous state; ht_autocast_exit restores that state, and the outermost exit clears the cache
+   of weights cast for the region (torch.autocast's __enter__/__exit__). */
+ht_err ht_autocast_enter(int device, int dtype, int *prev_enabled, int *prev_dtype);
+ht_err ht_autocast_exit(int device, int prev_enabled, int prev_dtype);
+/* 1 if autocast is on for the device type on the calling OS thread; *dtype its dtype. */
+ht_err ht_autocast_state(int device, int *enabled, int *dtype);
 /* Number of ht_tensor handles currently alive in the shim. */
 int64_t ht_live_tensors(void);
 /* Measures libtorch's own cost of a + b (no cgo) over iters calls; writes ns per op. */

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"golang.org/x/sys/cpu"
 	"runtime"
 )
 
@@ -89,6 +90,47 @@ func NoGrad(fn func() error) error {
 	return fn()
 }
 
+// Autocast runs fn with libtorch's autocast (automatic mixed precision, as torch.autocast) on
+// for dev's device type: the operations the autocast policy lists as lower-precision-safe
+// (matmul, linear, addmm, bmm, conv) cast their floating inputs to dtype and compute in it,
+// those it lists as needing float32 (losses, softmax on some devices, norms) cast up, and the
+// rest run in the widest dtype of their inputs. Parameters stay float32 (master weights); each
+// is cast once per region (a cache cleared when the outermost region ends), and gradients flow
+// back to float32. Run the forward pass and the loss inside, Backward outside, as PyTorch
+// recommends. dtype is BFloat16 (CPU, CUDA) or Float16 (CUDA; CPU from libtorch 2.1). On a CPU
+// without AVX512-BF16 or AMX instructions, bfloat16 matmuls are emulated and slower than
+// float32 (CPUFastBF16 says which).
+//
+// Autocast state is per OS thread in libtorch, so Autocast pins the calling goroutine to its
+// thread for the region, like NoGrad. Regions nest; the state before the call is restored on
+// return. Errors: an unsupported dtype or device (from the shim), fn's error, and a failure to
+// restore the state.
+func Autocast(dev Device, dtype DType, fn func() error) (err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var prevOn, prevDT C.int
+	if err := check("autocast", C.ht_autocast_enter(dev.code(), C.int(dtype), &prevOn, &prevDT)); err != nil {
+		return err
+	}
+	defer func() {
+		if e := check("autocast", C.ht_autocast_exit(dev.code(), prevOn, prevDT)); e != nil && err == nil {
+			err = e
+		}
+	}()
+	return fn()
+}
+
+// AutocastState reports whether autocast is on for dev's device type on the calling OS thread,
+// and its lower-precision dtype. Only meaningful on a goroutine pinned to its thread (inside
+// Autocast or after runtime.LockOSThread).
+func AutocastState(dev Device) (on bool, dtype DType, err error) {
+	var en, dt C.int
+	if err := check("autocast_state", C.ht_autocast_state(dev.code(), &en, &dt)); err != nil {
+		return false, 0, err
+	}
+	return en != 0, DType(dt), nil
+}
+
 // NoGradValue is NoGrad for a function returning a value.
 func NoGradValue[T any](fn func() (T, error)) (T, error) {
 	var v T
@@ -160,3 +202,8 @@ func ClipGradNorm(params []*Tensor, maxNorm float64) (float64, error) {
 	runtime.KeepAlive(params)
 	return float64(total), err
 }
+
+// CPUFastBF16 reports whether this CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX-BF16),
+// with which libtorch's oneDNN kernels run bfloat16 matmuls natively; without them bfloat16 CPU
+// autocast is emulated and usually slower than float32.
+func CPUFastBF16() bool { return cpu.X86.HasAVX512BF16 || cpu.X86.HasAMXBF16 }

@@ -19,6 +19,12 @@ package torch
 #cgo nocallback ht_arange
 #cgo noescape ht_argmax
 #cgo nocallback ht_argmax
+#cgo noescape ht_autocast_enter
+#cgo nocallback ht_autocast_enter
+#cgo noescape ht_autocast_exit
+#cgo nocallback ht_autocast_exit
+#cgo noescape ht_autocast_state
+#cgo nocallback ht_autocast_state
 #cgo noescape ht_backward
 #cgo nocallback ht_backward
 #cgo noescape ht_bce_with_logits
