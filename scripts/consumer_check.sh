@@ -90,12 +90,16 @@ grep -q 'NEEDED.*\[libhiertorch\.so\]' <<<"$dyn" || die "the binary does not lin
 if grep -E 'RPATH|RUNPATH' <<<"$dyn"; then
   die "the binary has an RPATH/RUNPATH (above); it must find the shim through the library path"
 fi
-if ! ldconfig -p 2>/dev/null | grep -q 'libhiertorch\.so'; then
+# (Outputs are captured before grep: with pipefail, grep -q closing the pipe early could fail it.)
+system_libs="$(ldconfig -p 2>/dev/null || true)"
+if ! grep -q 'libhiertorch\.so' <<<"$system_libs"; then
   # No system copy: without the library path the shim must be missing.
-  ldd "$tmp/svc-bin" | grep -q 'libhiertorch\.so => not found' ||
-    die "without LD_LIBRARY_PATH the binary still finds a libhiertorch.so: $(ldd "$tmp/svc-bin" | grep libhiertorch)"
+  deps="$(env -u LD_LIBRARY_PATH ldd "$tmp/svc-bin")"
+  grep -q 'libhiertorch\.so => not found' <<<"$deps" ||
+    die "without LD_LIBRARY_PATH the binary still finds a libhiertorch.so: $(grep libhiertorch <<<"$deps")"
 fi
-resolved="$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/svc-bin" | awk '$1 == "libhiertorch.so" { print $3 }')"
+deps="$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/svc-bin")"
+resolved="$(awk '$1 == "libhiertorch.so" { print $3 }' <<<"$deps")"
 [ "$resolved" = "$libdir/libhiertorch.so" ] || die "with LD_LIBRARY_PATH=$libdir, libhiertorch.so resolves to '$resolved'"
 log "built $(du -h "$tmp/svc-bin" | cut -f1) binary: libhiertorch.so from the library path, no RPATH/RUNPATH"
 
