@@ -15,6 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export PATH="$PATH:/usr/local/go/bin"
+export PKG_CONFIG_PATH="$root/build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" # the shim of build/ (hiertorch.pc)
 threads="${HIER_BENCH_THREADS:-2}"
 steps="${HIER_BENCH_STEPS:-3}"
 cases="${HIER_BENCH_CASES:-a b}"

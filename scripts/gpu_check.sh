@@ -7,8 +7,10 @@
 #       then travels with the working tree as an ignored path ("carry": gpucheck):
 #         gpucheck/torch.test, gpucheck/gpt2.test   test binaries of ./torch and ./hier/gpt2
 #         gpucheck/hier                            the CLI, for the whole pipeline (hier demo) there
-#                                                  (go test -c; they load libhiertorch.so at run
-#                                                  time, found through LD_LIBRARY_PATH there)
+#                                                  (go test -c, linked through build/pkgconfig/
+#                                                  hiertorch.pc; they load libhiertorch.so at run
+#                                                  time, found through LD_LIBRARY_PATH there, which
+#                                                  wins over their RUNPATH to this build/)
 #         gpucheck/golden/                         the golden files the parity tests read
 #         gpucheck/vocab/                          the GPT-2 vocabulary (third_party/gpt2), if present
 #         gpucheck/MANIFEST                        sizes, sha256, commit, Go and libtorch versions
@@ -69,6 +71,7 @@ log() { echo "gpu_check: $*" >&2; }
 prepare() {
   set -e
   export PATH="$PATH:/usr/local/go/bin"
+  export PKG_CONFIG_PATH="$root/build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" # link the CPU shim of build/
   local golden="${HIER_GOLDEN_DIR:-$root/../shared/golden}"
   [ -f "$golden/golden.safetensors" ] || { log "no golden data at $golden"; exit 1; }
   [ -f build/libhiertorch.so ] || { log "build/libhiertorch.so missing: build the shim first (make shim)"; exit 1; }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what hier needs on Debian 12 (only what is missing) and builds the native shim.
-#   libtorch-dev (libtorch 1.13.1, CPU), cmake, g++, libopenblas0-openmp (Debian's libtorch calls the
-#   system BLAS; the reference BLAS is ~30x slower for matrix products), and the GPT-2 vocabulary.
+#   libtorch-dev (libtorch 1.13.1, CPU), cmake, g++, pkg-config (the Go package links the shim through
+#   it), libopenblas0-openmp (Debian's libtorch calls the system BLAS; the reference BLAS is ~30x
+#   slower for matrix products), and the GPT-2 vocabulary.
+# The shim is build/libhiertorch.so; go commands in this checkout find it through the build tree's
+# pkg-config file: export PKG_CONFIG_PATH=$PWD/build/pkgconfig (the scripts and the Makefile do).
 # Set HIER_WITH_PYTHON=1 to also install python3-torch (the PyTorch side of `make bench`).
 # Set Torch_DIR or CMAKE_PREFIX_PATH to build against another libtorch (e.g. a CUDA one).
 set -euo pipefail
@@ -13,6 +16,7 @@ dpkg -s libtorch-dev >/dev/null 2>&1 || [ -n "${Torch_DIR:-}${CMAKE_PREFIX_PATH:
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-openmp)
 if [ "${HIER_WITH_PYTHON:-0}" = 1 ]; then
@@ -48,7 +52,12 @@ if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build build -j"$(nproc)" >/dev/null
+[ -f build/pkgconfig/hiertorch.pc ] || { echo "setup: build/pkgconfig/hiertorch.pc missing after the build (CMakeLists.txt writes it)" >&2; exit 1; }
 echo "setup: built build/libhiertorch.so" >&2
+case ":${PKG_CONFIG_PATH:-}:" in
+  *":$root/build/pkgconfig:"*) ;;
+  *) echo "setup: for go commands in this shell: export PKG_CONFIG_PATH=$root/build/pkgconfig" >&2 ;;
+esac
 
 # GPT-2 vocabulary (vocab.json, merges.txt) into third_party/gpt2.
 bash scripts/fetch_vocab.sh

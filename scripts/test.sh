@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (scripts/setup.sh) and runs every test.
 # Tests that need ../shared (real datasets, golden model) skip with a message when it is absent.
+# scripts/consumer_check.sh then builds a scratch module that uses this one as a vendored
+# dependency against the installed shim, and runs a prediction with it.
 #
 # Then the numeric packages run a second time with other float kernels forced, so that a test
 # which holds only with this CPU's kernels fails on every machine, not just on some CPUs:
@@ -15,8 +17,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export PATH="$PATH:/usr/local/go/bin"
+export PKG_CONFIG_PATH="$root/build/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" # the shim of build/ (hiertorch.pc)
 bash scripts/setup.sh
 go vet ./...
+# The module as another module's vendored dependency, against the installed shim.
+bash scripts/consumer_check.sh
 go test -count=1 -timeout 40m "$@" ./...
 
 numeric=(./torch/ ./hier/gpt2/ ./hier/train/ ./hier/rec/ ./hier/pipeline/ ./hier/baseline/ ./hier/eval/ ./hier/data/)

@@ -1,5 +1,17 @@
-// Package torch is a thin Go API over libtorch, reached only through the project's own C shim
-// (cgo/hier_torch.h, built by CMakeLists.txt into build/libhiertorch.so).
+// Package torch is a thin Go API over libtorch, reached only through the project's own C shim,
+// libhiertorch: its C API is hier_torch.h in this package's directory, its C++ sources are in the
+// repository's cgo/ directory, and CMakeLists.txt builds it.
+//
+// Linking: the package links the shim through pkg-config (`#cgo pkg-config: hiertorch`), so a
+// build needs pkg-config and a hiertorch.pc on its search path. Two exist:
+//   - the installed one, PREFIX/lib/pkgconfig/hiertorch.pc (cmake --install build --prefix
+//     PREFIX, or make install PREFIX=...): for a program that uses this module as a dependency,
+//     vendored or not. pkg-config finds it by itself under /usr/local or /usr; for another prefix
+//     set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig. At run time the shim is found through the usual
+//     library path (ldconfig, or LD_LIBRARY_PATH=PREFIX/lib); the binary has no rpath to it.
+//   - the build tree's, build/pkgconfig/hiertorch.pc (written by cmake's configure step): for
+//     work inside this checkout; it links build/libhiertorch.so with an rpath to it.
+//     scripts/*.sh and the Makefile set PKG_CONFIG_PATH=$PWD/build/pkgconfig.
 //
 // Memory: every *Tensor owns one native handle. Free releases it deterministically (Free is
 // idempotent); a Scope frees every intermediate of a step at once; a runtime cleanup is only a
@@ -29,8 +41,7 @@
 package torch
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../cgo
-#cgo LDFLAGS: -L${SRCDIR}/../build -lhiertorch -Wl,-rpath,${SRCDIR}/../build
+#cgo pkg-config: hiertorch
 #include <stdlib.h>
 #include "hier_torch.h"
 */
@@ -43,7 +54,7 @@ import (
 	"unsafe"
 )
 
-// abiVersion must equal HT_ABI_VERSION in cgo/hier_torch.h and the shim's ht_abi_version().
+// abiVersion must equal HT_ABI_VERSION in hier_torch.h and the shim's ht_abi_version().
 const abiVersion = 2
 
 // MinTorchVersion is the oldest libtorch the shim supports (checked by CMake and at start).
@@ -53,7 +64,7 @@ var startErr = checkStart()
 
 func checkStart() error {
 	if v := int(C.ht_abi_version()); v != abiVersion {
-		return fmt.Errorf("torch: libhiertorch ABI version %d, Go package expects %d: rebuild the shim (make shim)", v, abiVersion)
+		return fmt.Errorf("torch: the libhiertorch.so loaded has ABI version %d, this Go package expects %d: it was built from another hier version; rebuild it (make shim) and, if it is an installed one, reinstall it (make install)", v, abiVersion)
 	}
 	v := LibtorchVersion()
 	parts := strings.Split(v, ".")

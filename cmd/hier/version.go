@@ -36,8 +36,8 @@ func cmdVersion() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print the hier, Go and libtorch versions, CUDA availability and the thread count",
-		Description: "The libtorch version is the one the native shim (build/libhiertorch.so) was compiled\n" +
-			"against; the runtime check (ABI and libtorch >= " + torch.MinTorchVersion + ") has passed when this prints.\n\n" +
+		Description: "The libtorch version is the one the native shim (libhiertorch.so: build/ of a checkout, or an\n" +
+			"installed one) was compiled against; the runtime check (ABI and libtorch >= " + torch.MinTorchVersion + ") has passed when this prints.\n\n" +
 			"JSON (--json): {\"hier\", \"go\", \"libtorch\", \"min_libtorch\", \"cuda_available\", \"cuda_devices\",\n" +
 			"\"device\" (what --device resolves to), \"threads\" (libtorch intra-op threads), \"cpus\"}.",
 		Action: func(c *cli.Context) error {
