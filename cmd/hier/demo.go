@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,13 +18,14 @@ func cmdDemo() *cli.Command {
 		outFlag("output directory (default: a new directory runs/demo-<timestamp> under the working directory)"),
 		overwriteFlag(),
 		noProgressFlag(),
+		trainingLogLevel(),
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all 300",
 			Usage: "keep only the first N synthetic users (a slice for a quicker demo)"},
 		configFlag(),
 	}
 	flags = append(flags, backboneFlags()...)
 	flags = append(flags, headFlags()...)
-	flags = append(flags, maxLenFlag("32 in pre-training, 48 in fine-tuning"))
+	flags = append(flags, maxLengthFlags("32 in pre-training, 48 in fine-tuning", "tokens per training example, in pre-training and fine-tuning (at most --positions)")...)
 	flags = append(flags, recommenderFlags()...)
 	return &cli.Command{
 		Name:      "demo",
@@ -62,9 +64,14 @@ func defaultDemoDir() (string, error) {
 
 func runDemo(c *cli.Context) error {
 	env := envOf(c)
-	log := pipelineLogger(c, env)
+	log := env.Log
 	opts := pipeline.DemoOptions()
 	if err := applyFlags(c, env, &opts); err != nil {
+		return err
+	}
+	check := opts
+	check.OutDir = cmp.Or(c.String(fOut), "runs") // the directory itself is chosen below
+	if err := validateOptions(c, check); err != nil {
 		return err
 	}
 	var cleanup func()

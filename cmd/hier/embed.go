@@ -42,9 +42,9 @@ func cmdEmbed() *cli.Command {
 			"JSON (--json), one document:\n" +
 			"  {\"model\": DIR, \"dim\": N_EMBD, \"embeddings\": [{\"text\": \"...\", \"vector\": [N_EMBD floats]}, ...]}",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Usage: "GPT-2 checkpoint directory (config.json, model.safetensors)"},
-			&cli.StringFlag{Name: "run", Usage: "run directory of 'hier run' / 'hier demo' (uses its checkpoints/backbone)"},
-			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, KeepSpace: true, Usage: "text to encode, verbatim (repeatable)"},
+			&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, TakesFile: true, Usage: "GPT-2 checkpoint directory (config.json, model.safetensors) (this or --run is required)"},
+			runFlag("run directory of 'hier run' / 'hier demo' (uses its checkpoints/backbone)"),
+			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, KeepSpace: true, Usage: "text to encode, verbatim (repeatable) (required)"},
 			&cli.IntFlag{Name: "batch-size", Value: 16, Usage: "texts per forward pass"},
 		},
 		Action: runEmbed,
@@ -83,7 +83,7 @@ func runEmbed(c *cli.Context) error {
 		}
 		model = filepath.Join(runDir, pipeline.BackboneDir)
 	} else {
-		if err := checkModelDir(model); err != nil {
+		if err := checkModelDir("embed", model); err != nil {
 			return err
 		}
 		m, rep, err := gpt2.LoadModel(model, gpt2.LoadOptions{Device: env.Device})

@@ -16,11 +16,15 @@ func cmdEvaluate() *cli.Command {
 			"still be at the path recorded there), re-evaluates the saved sentiment and behaviour\n" +
 			"checkpoints on the test split, re-ranks the full catalogue with every recommender's saved\n" +
 			"vectors (h0, h0_h1, h0_h2, h: these reproduce the run's numbers exactly), and refits the\n" +
-			"popularity and BPR-MF baselines with the run's seed. Nothing in DIR is modified. The device,\n" +
-			"threads and seed recorded in config.json are used.\n\n" +
+			"popularity and BPR-MF baselines with the run's seed. Nothing in DIR is modified.\n" +
+			"The device and threads recorded in config.json are used unless --device / --threads are\n" +
+			"given (e.g. to evaluate a GPU run on a CPU machine). The seed is always the run's own, so that\n" +
+			"the numbers are the run's: evaluate has no --seed.\n\n" +
 			"Output: the results table of 'hier run'.\n\n" + resultsJSONHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run", Usage: "run directory (the --out of 'hier run' or 'hier demo')"},
+			runFlag("run directory (the --out of 'hier run' or 'hier demo') (required)"),
+			// Hidden, so the global --seed is not offered here; given anyway, it is refused.
+			&cli.Uint64Flag{Name: flagSeed, Value: defaultSeed, Hidden: true},
 		},
 		Action: runEvaluate,
 	}
@@ -28,6 +32,9 @@ func cmdEvaluate() *cli.Command {
 
 func runEvaluate(c *cli.Context) error {
 	env := envOf(c)
+	if flagCtx(c, flagSeed).IsSet(flagSeed) {
+		return usageErrorf("evaluate: --seed is not used: the run is evaluated with its own seed (config.json), so that the numbers are the run's")
+	}
 	dir, err := requireString(c, "run")
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,42 @@ func TestUsageErrorsNeedNoData(t *testing.T) {
 		{"zero threads", []string{"--threads", "0", "version"}, []string{"--threads must be >= 1"}},
 		{"unknown device", []string{"version", "--device", "tpu"}, []string{"--device", `"tpu"`}},
 		{"bad log level", []string{"version", "--log-level", "chatty"}, []string{"--log-level"}},
+
+		// Suggestions for misspelled commands, help topics and flags (no suggestion for a name
+		// that is no near miss: see below).
+		{"misspelled command", []string{"recomend"}, []string{`unknown command "recomend"; did you mean "recommend"?`}},
+		{"help for a misspelled command", []string{"help", "recomend"}, []string{`no help topic for "recomend"; did you mean "recommend"?`}},
+		{"help for an unknown command", []string{"help", "frobnicate"}, []string{`no help topic for "frobnicate"`}},
+		{"command help with a topic", []string{"recommend", "help", "recomend"}, []string{`unexpected argument "help"`}},
+		{"misspelled command flag", []string{"recommend", "--usr", "u"}, []string{"-usr", "did you mean --user?", "hier recommend --help"}},
+		{"misspelled global flag", []string{"--jsno", "version"}, []string{"-jsno", "did you mean --json?"}},
+
+		// A stray argument: the hint names a flag the command has and that was not given.
+		{"stray argument to recommend", []string{"recommend", "--run", "R", "U0281"},
+			[]string{`recommend: unexpected argument "U0281": recommend takes no positional arguments; did you mean --user U0281?`}},
+		{"stray argument to predict", []string{"predict", "--model", "m", "great strings"}, []string{"did you mean --text 'great strings'?"}},
+		{"stray token ids to predict", []string{"predict", "--model", "m", "15496,995"}, []string{"did you mean --input-ids 15496,995?"}},
+		{"stray argument to tokenize", []string{"tokenize", "hello"}, []string{"did you mean --text hello?"}},
+		{"stray argument to inspect", []string{"inspect", "runs/x"}, []string{"did you mean --model runs/x?"}},
+		{"stray argument to evaluate", []string{"evaluate", "runs/x"}, []string{"did you mean --run runs/x?"}},
+		{"stray argument to run", []string{"run", "--out", out, "data.csv"}, []string{"did you mean --data data.csv?"}},
+		{"flags after a stray argument", []string{"recommend", "--run", "R", "--user", "u", "extra", "--top-k", "3"},
+			[]string{`unexpected argument "extra"`, "such as --top-k, were not read"}},
+
+		// Completion scripts.
+		{"completion for an unknown shell", []string{"completion", "tcsh"}, []string{`unknown shell "tcsh"`, "bash, zsh, fish"}},
+		{"completion without a shell", []string{"completion"}, []string{"give one shell"}},
+
+		// Old flag spellings are hidden aliases of the canonical ones.
+		{"-k is --top-k", []string{"recommend", "--run", "R", "--user", "u", "-k", "0"}, []string{"--top-k must be >= 1, got 0"}},
+		{"--k and --top-k", []string{"recommend", "--run", "R", "--user", "u", "--k", "3", "--top-k", "4"}, []string{"give --top-k once"}},
+		{"predict --max-len and --max-length", []string{"predict", "--model", "m", "--input-ids", "1", "--max-len", "3", "--max-length", "2"}, []string{"give --max-length once"}},
+		{"--max-len and --max-length", []string{"run", "--data", "x", "--out", out, "--max-len", "8", "--max-length", "9"}, []string{"give --max-length once (--max-len is its old spelling)"}},
+		{"--max-len is --max-length", []string{"run", "--data", "x", "--out", out, "--max-len", "0"}, []string{"--max-length must be >= 1, got 0"}},
+
+		// evaluate uses the run's own seed.
+		{"evaluate --seed", []string{"evaluate", "--run", "R", "--seed", "3"}, []string{"--seed is not used", "its own seed"}},
+		{"global --seed before evaluate", []string{"--seed", "3", "evaluate", "--run", "R"}, []string{"--seed is not used"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,4 +131,73 @@ func TestUsageErrorsNeedNoData(t *testing.T) {
 		})
 	}
 	assert.NoDirExists(t, out, "a usage error creates no output directory")
+
+	// A name that is no near miss gets no suggestion.
+	for _, args := range [][]string{{"frobnicate"}, {"help", "frobnicate"}, {"version", "--frobnicate"}, {"version", "oops"}} {
+		cmd := exec.Command(hierBin, args...)
+		cmd.Dir = empty
+		b, _ := cmd.CombinedOutput()
+		assert.NotContains(t, string(b), "did you mean", "hier %v", args)
+	}
+}
+
+// TestVersionFlag: --version and -v print the version and exit 0, like the version command's
+// first line.
+func TestVersionFlag(t *testing.T) {
+	for _, flag := range []string{"--version", "-v"} {
+		out := ok(t, flag)
+		assert.Regexp(t, `^hier \S+ \(go\d`, out, flag)
+		assert.Equal(t, 1, strings.Count(out, "\n"), "one line")
+	}
+	first, _, _ := strings.Cut(ok(t, "version", "--device", "cpu"), "\n")
+	assert.Equal(t, first+"\n", ok(t, "--version"))
+	assert.Contains(t, ok(t, "--help"), "--version, -v")
+}
+
+// TestCompletion: 'hier completion SHELL' prints a script for bash, zsh and fish; bash's parses;
+// the completions the scripts ask hier for list commands, visible flags and flag values.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		script := ok(t, "completion", shell)
+		assert.NotEmpty(t, script, shell)
+		assert.Contains(t, script, "hier", shell)
+		if shell != "fish" {
+			assert.Contains(t, script, "--generate-bash-completion", shell)
+		}
+	}
+	bash, err := exec.LookPath("bash")
+	if err == nil {
+		f := filepath.Join(t.TempDir(), "hier.bash")
+		require.NoError(t, os.WriteFile(f, []byte(ok(t, "completion", "bash")), 0o644))
+		out, err := exec.Command(bash, "-n", f).CombinedOutput()
+		assert.NoError(t, err, "bash -n: %s", out)
+	} else {
+		t.Log("no bash: syntax check skipped")
+	}
+	fish := ok(t, "completion", "fish")
+	assert.Contains(t, fish, "-l top-k")
+	assert.NotContains(t, fish, "-l max-len ", "hidden old spellings are not offered")
+	assert.Equal(t, 1, strings.Count(fish, "-l version"), "no duplicate lines")
+
+	lines := func(args ...string) []string {
+		return strings.Fields(ok(t, append(args, "--generate-bash-completion")...))
+	}
+	top := lines()
+	for _, c := range []string{"recommend", "run", "completion", "version", "help"} {
+		assert.Contains(t, top, c)
+	}
+	assert.Equal(t, []string{"--fusion"}, lines("run", "--fu"))
+	maxFlags := lines("run", "--max")
+	assert.Contains(t, maxFlags, "--max-length")
+	assert.NotContains(t, maxFlags, "--max-len")
+	assert.Equal(t, []string{"concat", "weighted", "gate"}, lines("run", "--fusion"))
+	assert.Equal(t, []string{"bash", "zsh", "fish"}, lines("completion"))
+	assert.Empty(t, lines("predict", "--model"), "a directory: the shell completes file names")
+	zsh := hier(t, "run", "--fu", "--generate-bash-completion")
+	require.Equal(t, 0, zsh.Code)
+	cmd := exec.Command(hierBin, "run", "--fu", "--generate-bash-completion")
+	cmd.Env = append(os.Environ(), "HIER_COMPLETION=zsh")
+	b, err := cmd.Output()
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), "--fusion:how H0, H1 and H2 are fused"), "zsh gets name:description, got %q", b)
 }

@@ -13,13 +13,15 @@ func cmdFinetune() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "task", Aliases: []string{"t"}, Category: catHeads,
 			Usage: "what to fine-tune: sentiment (H1 classifier), behavior (H2 regressor) or multitask (both jointly) (required)"},
-		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone,
+		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone, TakesFile: true,
 			Usage: "backbone checkpoint directory, e.g. DIR/checkpoints/backbone of 'hier pretrain' (required)"},
 		outFlag("output directory (required); checkpoints go to DIR/checkpoints/{backbone,sentiment,behavior}"),
 		noProgressFlag(),
+		trainingLogLevel(),
 	}
 	flags = append(flags, dataFlags()...)
-	flags = append(flags, behaviorColumnFlag(), maxLenFlag("64"))
+	flags = append(flags, behaviorColumnFlag())
+	flags = append(flags, maxLengthFlags("64", "tokens per fine-tuning example (at most the --model checkpoint's n_positions)")...)
 	flags = append(flags, headFlags()...)
 	return &cli.Command{
 		Name:      "finetune",

@@ -88,7 +88,7 @@ func cmdInspect() *cli.Command {
 			"\"unexpected\", \"ignored\"}, \"head\": {\"present\", \"shape\", \"note\"}, \"problems\": [...],\n" +
 			"\"ok\": bool, \"verdict\": \"...\"}.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint directory (config.json, model.safetensors)"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, TakesFile: true, Usage: "checkpoint directory (config.json, model.safetensors) (required)"},
 		},
 		Action: runInspect,
 	}
@@ -100,7 +100,7 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkModelDir(dir); err != nil {
+	if err := checkModelDir("inspect", dir); err != nil {
 		return err
 	}
 	cfg, err := gpt2.LoadConfig(dir)

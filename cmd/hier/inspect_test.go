@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -94,4 +96,56 @@ func TestInspectBackbone(t *testing.T) {
 	assert.True(t, r.OK, "a backbone without head is not a problem: %v", r.Problems)
 	assert.Contains(t, r.Verdict, "no classification head")
 	assert.Contains(t, r.Verdict, "2 buffer/tied key(s) ignored")
+}
+
+// fakeRun writes a directory laid out like a run of 'hier run' (config.json holding the run's
+// options, metrics.json, checkpoint directories with a config.json) without weights.
+func fakeRun(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"config.json":                       `{"data_path": "/data/x.csv", "out_dir": "` + dir + `", "seed": 42}`,
+		"metrics.json":                      `{"schema_version": 2}`,
+		"checkpoints/backbone/config.json":  `{"n_embd": 32, "n_layer": 1, "n_head": 2}`,
+		"checkpoints/sentiment/config.json": `{"n_embd": 32, "n_layer": 1, "n_head": 2}`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+// TestRunDirAsModel: a run directory given as --model fails at once with the flags that take it
+// or its checkpoints, and prints nothing (no config made of GPT-2 defaults).
+func TestRunDirAsModel(t *testing.T) {
+	run := fakeRun(t)
+	backbone := filepath.Join(run, "checkpoints", "backbone")
+	sentiment := filepath.Join(run, "checkpoints", "sentiment")
+	stage := t.TempDir() // the --out of 'hier pretrain': checkpoints only
+	require.NoError(t, os.MkdirAll(filepath.Join(stage, "checkpoints", "backbone"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(stage, "checkpoints", "backbone", "config.json"), []byte(`{}`), 0o644))
+	cases := []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"inspect", []string{"inspect", "--model", run}, []string{"--model " + run + " is a run directory", "--model " + backbone + " or --model " + sentiment}},
+		{"inspect --json", []string{"inspect", "--json", "--model", run}, []string{"is a run directory"}},
+		{"predict", []string{"predict", "--model", run, "--input-ids", "1"}, []string{"is a run directory", "--model " + sentiment, "hier recommend --run " + run}},
+		{"embed", []string{"embed", "--model", run, "--text", "a"}, []string{"is a run directory", "use --run " + run, "--model " + backbone}},
+		{"tokenize", []string{"tokenize", "--model", run, "--text", "a"}, []string{"is a run directory", "--model " + backbone}},
+		{"run", []string{"run", "--data", filepath.Join(run, "metrics.json"), "--out", filepath.Join(t.TempDir(), "o"), "--model", run},
+			[]string{"is a run directory", "--config " + filepath.Join(run, "config.json"), "--model " + backbone}},
+		{"stage output", []string{"inspect", "--model", stage}, []string{"has no config.json", "--model", filepath.Join(stage, "checkpoints", "backbone")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := hier(t, tc.args...)
+			requireOneLineError(t, r, exitError, tc.fragments...)
+			assert.Empty(t, r.Stdout, "no report of a made-up config")
+			assert.NotContains(t, r.Stderr, "n_layer")
+		})
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -252,4 +254,78 @@ func TestVersion(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "a; b; c", oneLine("a\nb\r\n\n c \n"))
 	assert.Equal(t, "x", oneLine("x"))
+}
+
+// helpFlags parses the OPTIONS section of a command's --help: each flag (by its first name) and
+// its line (urfave does not wrap them).
+func helpFlags(t *testing.T, help string) map[string]string {
+	t.Helper()
+	_, opts, found := strings.Cut(help, "OPTIONS:")
+	require.True(t, found, "no OPTIONS section in %s", help)
+	flags := map[string]string{}
+	for _, l := range strings.Split(opts, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "--") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(l, "--"), " ")
+			flags[strings.TrimSuffix(name, ",")] = l
+		}
+	}
+	return flags
+}
+
+// TestFlagHelp: what --help shows about the flags is true: required flags say so, the shown
+// --log-level default is the one used, the canonical spellings (--max-length, --top-k) are
+// shown and the old ones hidden, and a flag's usage names only flags the command has.
+func TestFlagHelp(t *testing.T) {
+	required := map[string][]string{
+		"recommend": {"run", "user"}, "evaluate": {"run"}, "predict": {"model"}, "inspect": {"model"},
+		"tokenize": {"text"}, "embed": {"text"}, "run": {"data", "out"}, "pretrain": {"data", "out"},
+		"finetune": {"task", "model", "data", "out"},
+	}
+	training := []string{"demo", "run", "pretrain", "finetune"}
+	all := []string{"completion", "demo", "embed", "evaluate", "finetune", "inspect", "predict", "pretrain", "recommend", "run", "tokenize", "version"}
+	for _, cmd := range all {
+		flags := helpFlags(t, ok(t, cmd, "--help"))
+		for _, name := range required[cmd] {
+			require.Contains(t, flags, name, cmd)
+			assert.Contains(t, flags[name], "(required", "%s --%s is marked required", cmd, name)
+		}
+		level := `(default: "warn")`
+		if slices.Contains(training, cmd) {
+			level = `(default: "info")`
+		}
+		assert.Contains(t, flags["log-level"], level, cmd)
+		for _, old := range []string{"max-len", "k"} {
+			assert.NotContains(t, flags, old, "%s shows the old spelling --%s", cmd, old)
+		}
+		for name, usage := range flags {
+			for _, ref := range regexp.MustCompile(`--([a-z][a-z0-9-]*)( of 'hier)?`).FindAllStringSubmatch(usage, -1) {
+				if ref[1] == name || ref[1] == "help" || ref[2] != "" { // "the --out of 'hier run'": another command's
+					continue
+				}
+				assert.Contains(t, flags, ref[1], "%s --%s mentions --%s, which %s does not have: %s", cmd, name, ref[1], cmd, usage)
+			}
+		}
+	}
+	for _, cmd := range []string{"run", "demo", "pretrain", "finetune", "predict"} {
+		assert.Contains(t, helpFlags(t, ok(t, cmd, "--help")), "max-length", cmd)
+	}
+	assert.Contains(t, helpFlags(t, ok(t, "recommend", "--help")), "top-k")
+	assert.NotContains(t, helpFlags(t, ok(t, "evaluate", "--help")), "seed", "evaluate uses the run's seed")
+	app := helpFlags(t, ok(t, "--help"))
+	assert.Contains(t, app["log-level"], "(default: warn; info for demo, finetune, pretrain, run)")
+}
+
+// TestTrainingLogLevel: without --log-level, a training command logs at info (its shown
+// default) and the other commands at warn. The run below fails in its prepare stage (no user
+// has 3 interactions), after the stage's info line.
+func TestTrainingLogLevel(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "few.csv")
+	require.NoError(t, os.WriteFile(data, []byte("user,item,rating\nu1,a,5\nu1,b,4\nu2,a,3\n"), 0o644))
+	r := hier(t, "run", "--data", data, "--columns", "user=user,item=item,rating=rating", "--out", filepath.Join(t.TempDir(), "o"))
+	require.Equal(t, exitError, r.Code, r.Stderr)
+	assert.Contains(t, r.Stderr, `level=INFO msg="stage start" stage=prepare`)
+	r = hier(t, "run", "--data", data, "--columns", "user=user,item=item,rating=rating", "--out", filepath.Join(t.TempDir(), "o"), "--log-level", "warn")
+	require.Equal(t, exitError, r.Code, r.Stderr)
+	assert.NotContains(t, r.Stderr, "level=INFO")
 }

@@ -5,6 +5,7 @@ package main
 // the logger and the human-readable reports.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,8 +64,11 @@ const runDirHelp = "The output directory holds config.json (the resolved options
 
 // longRunHelp is appended to the description of the commands that train.
 const longRunHelp = "Progress bars (one per training stage) and logs go to stderr; --no-progress (or --json)\n" +
-	"hides the bars. Without --log-level the log level is info for this command. Ctrl-C stops\n" +
-	"training cleanly at the next step and exits with status 130."
+	"hides the bars. The log level is info unless --log-level says otherwise (the stage logs are\n" +
+	"the progress report). Ctrl-C stops training cleanly at the next step and exits with status 130."
+
+// trainingLogLevel is the --log-level of the commands that train: info by default.
+func trainingLogLevel() cli.Flag { return logLevelFlag("Global options", "info") }
 
 // Flag names shared by several commands.
 const (
@@ -86,12 +90,17 @@ func noProgressFlag() cli.Flag {
 }
 
 func outFlag(usage string) cli.Flag {
-	return &cli.StringFlag{Name: fOut, Aliases: []string{"o"}, Category: catOutput, Usage: usage}
+	return &cli.StringFlag{Name: fOut, Aliases: []string{"o"}, Category: catOutput, TakesFile: true, Usage: usage}
+}
+
+// runFlag is --run, a run directory of 'hier run' / 'hier demo'.
+func runFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "run", TakesFile: true, Usage: usage}
 }
 
 // configFlag reads a run configuration file (the schema of a run's config.json).
 func configFlag() cli.Flag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Category: catData,
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Category: catData, TakesFile: true,
 		Usage: "read the options from `FILE`, a JSON file with the schema of a run's config.json (keys present replace the defaults; flags given on the command line override the file); --config runs/x/config.json reproduces run x"}
 }
 
@@ -99,8 +108,8 @@ func configFlag() cli.Flag {
 func dataFlags() []cli.Flag {
 	return []cli.Flag{
 		configFlag(),
-		&cli.StringFlag{Name: fData, Aliases: []string{"d"}, Category: catData,
-			Usage: "dataset: an Amazon reviews file (.json/.json.gz/.csv/.csv.zip), a MovieLens 100K directory (u.data), or a generic CSV/JSON-lines file (required)"},
+		&cli.StringFlag{Name: fData, Aliases: []string{"d"}, Category: catData, TakesFile: true,
+			Usage: "dataset: an Amazon reviews file (.json/.json.gz/.csv/.csv.zip), a MovieLens 100K directory (u.data), or a generic CSV/JSON-lines file (required, unless the --config file has data_path)"},
 		&cli.BoolFlag{Name: "strict", Category: catData,
 			Usage: "malformed records are errors (file:line: field ...) instead of being skipped and counted"},
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all",
@@ -181,11 +190,17 @@ func headFlags() []cli.Flag {
 	}
 }
 
-// maxLenFlag caps the tokens per training example in every stage.
-func maxLenFlag(defaultText string) cli.Flag {
-	return &cli.IntFlag{Name: "max-len", Category: catHeads, DefaultText: defaultText,
-		Usage: "tokens per training example, in pre-training and fine-tuning (at most --positions)"}
+// maxLengthFlags are --max-length, the tokens per training example (usage says of which
+// stages and the limit), and its old spelling --max-len.
+func maxLengthFlags(defaultText, usage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "max-length", Category: catHeads, DefaultText: defaultText, Usage: usage},
+		oldSpelling("max-len"),
+	}
 }
+
+// maxLengthUsage is the usage of --max-length for the commands that may pre-train from scratch.
+const maxLengthUsage = "tokens per training example, in pre-training and fine-tuning (at most n_positions: --positions, or that of the --model checkpoint)"
 
 // recommenderFlags configure the fused recommender, the baselines and the written top-k.
 func recommenderFlags() []cli.Flag {
@@ -265,7 +280,7 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 		o.DataPath = p
 	}
 	if set(fModel) {
-		p, err := modelPath(c.String(fModel))
+		p, err := modelPath(c.Command.Name, c.String(fModel))
 		if err != nil {
 			return err
 		}
@@ -322,10 +337,10 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 		o.Sentiment.MaxSteps = c.Int("max-steps-finetune")
 		o.Behavior.MaxSteps = c.Int("max-steps-finetune")
 	}
-	if set("max-len") {
-		n := c.Int("max-len")
+	if set("max-length") {
+		n := c.Int("max-length")
 		if o.ModelDir == "" && n > o.Backbone.Positions {
-			return usageErrorf("%s: --max-len %d is more than --positions %d", c.Command.Name, n, o.Backbone.Positions)
+			return usageErrorf("%s: --max-length %d is more than --positions %d", c.Command.Name, n, o.Backbone.Positions)
 		}
 		o.Pretrain.MaxLen, o.Sentiment.MaxLen, o.Behavior.MaxLen = n, n, n
 	}
@@ -364,20 +379,23 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 	if set("seeds") {
 		o.Recommenders.Seeds = c.Int("seeds")
 	}
-	for _, g := range []*[]rec.Config{&o.Recommenders.CF, &o.Recommenders.Seq} {
-		cands := slices.Clone(*g)
+	for _, g := range []struct {
+		family string
+		cands  *[]rec.Config
+	}{{rec.FamilyCF, &o.Recommenders.CF}, {rec.FamilySeq, &o.Recommenders.Seq}} {
+		cands := slices.Clone(*g.cands)
 		for k := range cands {
 			if set("rec-epochs") {
 				cands[k].MaxEpochs = c.Int("rec-epochs")
 			}
 			if set("rec-dim") {
 				cands[k].Dim = c.Int("rec-dim")
-				if cands[k].Heads > 0 && cands[k].Dim%cands[k].Heads != 0 {
-					return usageErrorf("%s: --rec-dim %d must be divisible by the sequential model's n_head %d", c.Command.Name, cands[k].Dim, cands[k].Heads)
+				if heads := cmp.Or(cands[k].Heads, rec.DefaultConfig().Heads); g.family == rec.FamilySeq && cands[k].Dim%heads != 0 {
+					return usageErrorf("%s: --rec-dim %d must be divisible by the sequential model's n_head %d", c.Command.Name, cands[k].Dim, heads)
 				}
 			}
 		}
-		*g = cands
+		*g.cands = cands
 	}
 	if set("user-max-tokens") {
 		o.UserMaxTokens = c.Int("user-max-tokens")
@@ -405,16 +423,13 @@ func dataPath(p string) (string, error) {
 }
 
 // modelPath checks a checkpoint directory and returns it absolute.
-func modelPath(p string) (string, error) {
-	if err := checkModelDir(p); err != nil {
+func modelPath(cmd, p string) (string, error) {
+	if err := checkModelDir(cmd, p); err != nil {
 		return "", err
 	}
 	return filepath.Abs(p)
 }
 
-// prepareOutDir creates dir (and its parents); it refuses a path that is a file. The returned
-// cleanup removes the directory again if this call created it and it is still empty (a run
-// that failed early leaves nothing behind).
 // setupPipeline is the common start of the pipeline commands: it checks the required flags
 // (--out always), builds the options from base and the flags, and prepares --out. It returns the
 // options, the logger and a cleanup that removes an --out it created if the command fails.
@@ -431,7 +446,7 @@ func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...
 	if err != nil {
 		return base, nil, nil, err
 	}
-	log := pipelineLogger(c, env)
+	log := env.Log
 	opts := base
 	if err := applyFlags(c, env, &opts); err != nil {
 		return base, nil, nil, err
@@ -443,6 +458,9 @@ func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...
 		return base, nil, nil, usageErrorf("%s: --continue-pretraining needs --model", c.Command.Name)
 	}
 	opts.OutDir = out
+	if err := validateOptions(c, opts); err != nil {
+		return base, nil, nil, err
+	}
 	cleanup, err := prepareOutDir(log, out)
 	if err != nil {
 		return base, nil, nil, err
@@ -450,6 +468,24 @@ func setupPipeline(c *cli.Context, env *Env, base pipeline.Options, required ...
 	return opts, log, cleanup, nil
 }
 
+// validateOptions checks the options as the run will (pipeline.Options.Validate), before the
+// output directory is made, the dataset loaded or anything trained: a bad candidate in a
+// --config file fails now, not after the backbone and the heads have trained. A mistake in a
+// --config file exits with status 1, one that only the flags made with status 2.
+func validateOptions(c *cli.Context, o pipeline.Options) error {
+	err := o.Validate()
+	switch {
+	case err == nil:
+		return nil
+	case c.IsSet("config"):
+		return fmt.Errorf("%s: --config %s: %w", c.Command.Name, c.String("config"), err)
+	}
+	return usageErrorf("%s: %v", c.Command.Name, err)
+}
+
+// prepareOutDir creates dir (and its parents); it refuses a path that is a file. The returned
+// cleanup removes the directory again if this call created it and it is still empty (a run
+// that failed early leaves nothing behind).
 func prepareOutDir(log *slog.Logger, dir string) (cleanup func(), err error) {
 	cleanup = func() {}
 	fi, err := os.Stat(dir)
@@ -532,20 +568,10 @@ func pipelineErr(ctx context.Context, cmd string, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return cli.Exit(fmt.Sprintf("%s: interrupted: %v", cmd, err), exitInterrupted)
 	}
-	return err
-}
-
-// pipelineLogger is env.Log, at level info when --log-level was not given anywhere (the
-// pipeline's stage logs are the progress report of a long run).
-func pipelineLogger(c *cli.Context, env *Env) *slog.Logger {
-	for _, x := range c.Lineage() {
-		if x.Command != nil && slices.Contains(x.LocalFlagNames(), flagLogLevel) {
-			return env.Log
-		}
+	if errors.Is(err, data.ErrNeedsColumns) {
+		return fmt.Errorf("%w: --columns user=COLUMN,item=COLUMN[,rating=...,time=...,text=...]", err)
 	}
-	log := slog.New(slog.NewTextHandler(env.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	slog.SetDefault(log)
-	return log
+	return err
 }
 
 // printResults prints a run's results: the table, or one JSON object with --json.

@@ -26,7 +26,7 @@ import (
 // With --config tinyConfig (added by TestMain): one candidate configuration per recommender
 // family, two seeds.
 var tinyBudget = []string{
-	"--layers", "1", "--heads", "2", "--embd", "32", "--max-len", "32",
+	"--layers", "1", "--heads", "2", "--embd", "32", "--max-length", "32",
 	"--max-steps-pretrain", "20", "--epochs-finetune", "1", "--max-steps-finetune", "30",
 	"--user-max-tokens", "64",
 }
@@ -179,11 +179,29 @@ func musicalInstruments(t *testing.T) string {
 
 func TestPipelineRunAmazon(t *testing.T) {
 	data := musicalInstruments(t)
-	out := filepath.Join(t.TempDir(), "run")
+	parent := t.TempDir()
+	out := filepath.Join(parent, "run")
+	// What a run killed with SIGKILL leaves: an empty --out and the temporary sibling it was
+	// building the run in (named after its process, which has exited). Neither is in the way.
+	require.NoError(t, os.Mkdir(out, 0o755))
+	gone := exec.Command("true")
+	require.NoError(t, gone.Run())
+	stale := filepath.Join(parent, fmt.Sprintf(".run.tmp-%d-12345", gone.Process.Pid))
+	require.NoError(t, os.MkdirAll(filepath.Join(stale, "plots"), 0o755))
 	args := append([]string{"run", "--data", data, "--max-users", "60", "--out", out, "--device", "cpu"}, tinyBudget...)
 	raw, res := pipelineJSON(t, args...)
 	checkResults(t, raw, res, 60, allMethods, true)
 	assert.Equal(t, out, res.OutDir)
+	assert.NoDirExists(t, stale, "the leftover of the killed run is removed")
+	leftovers, err := filepath.Glob(filepath.Join(parent, ".run.tmp-*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers)
+	fi, err := os.Stat(out)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm(), "the run directory is 0755 (not os.MkdirTemp's 0700)")
+	fi, err = os.Stat(filepath.Join(out, "config.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
 
 	t.Run("output directory", func(t *testing.T) {
 		for _, f := range []string{"config.json", "index.json", "vectors.safetensors", "recommendations.jsonl", "metrics.json"} {
@@ -230,7 +248,7 @@ func TestPipelineRunAmazon(t *testing.T) {
 				Rank  int     `json:"rank"`
 			} `json:"items"`
 		}
-		okJSON(t, &rec, "recommend", "--run", out, "--user", user, "--k", "5", "--json")
+		okJSON(t, &rec, "recommend", "--run", out, "--user", user, "--top-k", "5", "--json")
 		assert.Equal(t, user, rec.User)
 		assert.Equal(t, 5, rec.K)
 		require.Len(t, rec.Items, 5)
@@ -249,14 +267,23 @@ func TestPipelineRunAmazon(t *testing.T) {
 				assert.LessOrEqual(t, it.Score, rec.Items[i-1].Score, "best first")
 			}
 		}
-		lines := strings.Split(strings.TrimSpace(ok(t, "recommend", "--run", out, "--user", user, "--k", "5")), "\n")
+		lines := strings.Split(strings.TrimSpace(ok(t, "recommend", "--run", out, "--user", user, "--top-k", "5")), "\n")
 		require.Len(t, lines, 6, "a header and 5 items")
 		assert.Contains(t, lines[1], rec.Items[0].Item)
 
-		r := hier(t, "recommend", "--run", out, "--user", "no-such-user", "--k", "5")
+		r := hier(t, "recommend", "--run", out, "--user", "no-such-user", "--top-k", "5")
 		requireOneLineError(t, r, exitError, "unknown user", "no-such-user")
-		r = hier(t, "recommend", "--run", out, "--user", user, "--k", "0")
-		requireOneLineError(t, r, exitUsage, "--k")
+		r = hier(t, "recommend", "--run", out, "--user", user, "--top-k", "0")
+		requireOneLineError(t, r, exitUsage, "--top-k")
+
+		// The old spelling --k still works (a hidden alias of --top-k).
+		var old struct {
+			K     int               `json:"k"`
+			Items []json.RawMessage `json:"items"`
+		}
+		okJSON(t, &old, "recommend", "--run", out, "--user", user, "--k", "3", "--json")
+		assert.Equal(t, 3, old.K)
+		assert.Len(t, old.Items, 3)
 	})
 
 	t.Run("evaluate reproduces the metrics", func(t *testing.T) {
@@ -370,7 +397,7 @@ func TestPipelineStages(t *testing.T) {
 		WallSeconds float64                    `json:"wall_seconds"`
 	}
 	r := hier(t, "pretrain", "--data", data, "--max-users", "30", "--out", pre, "--layers", "1", "--embd", "32",
-		"--max-len", "32", "--max-steps-pretrain", "5", "--json")
+		"--max-len", "32", "--max-steps-pretrain", "5", "--json") // the old spelling of --max-length still works
 	require.Equal(t, 0, r.Code, r.Stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
 	assert.Equal(t, "pretrain", rep.Stage)
@@ -381,7 +408,7 @@ func TestPipelineStages(t *testing.T) {
 
 	ft := filepath.Join(dir, "ft")
 	r = hier(t, "finetune", "--task", "sentiment", "--data", data, "--max-users", "30", "--model", backbone, "--out", ft,
-		"--epochs-finetune", "1", "--max-len", "32", "--json")
+		"--epochs-finetune", "1", "--max-length", "32", "--json")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	rep.Sentiment, rep.Behavior = nil, nil
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
@@ -393,7 +420,7 @@ func TestPipelineStages(t *testing.T) {
 
 	// Human output: the classification report, the behaviour table, the checkpoints.
 	r = hier(t, "finetune", "--task", "multitask", "--data", data, "--max-users", "30", "--model", backbone,
-		"--out", filepath.Join(dir, "mt"), "--max-steps-finetune", "5", "--max-len", "32", "--no-progress")
+		"--out", filepath.Join(dir, "mt"), "--max-steps-finetune", "5", "--max-length", "32", "--no-progress")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	for _, s := range []string{"finetune:multitask", "precision", "f1-score", "user+item bias", "checkpoints:", "sentiment", "behavior"} {
 		assert.Contains(t, r.Stdout, s)
@@ -421,6 +448,32 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, "synthetic-shop", res.Dataset)
 	assert.Regexp(t, `^runs/demo-\d{8}-\d{6}`, res.OutDir)
 	assert.FileExists(t, filepath.Join(wd, res.OutDir, "metrics.json"))
+
+	// config.json: snake_case keys throughout (the synthetic block too) and out_dir absolute.
+	cfgPath := filepath.Join(wd, res.OutDir, "config.json")
+	b, err := os.ReadFile(cfgPath)
+	require.NoError(t, err)
+	var cfg struct {
+		OutDir    string         `json:"out_dir"`
+		Synthetic map[string]any `json:"synthetic"`
+	}
+	require.NoError(t, json.Unmarshal(b, &cfg))
+	assert.Equal(t, filepath.Join(wd, res.OutDir), cfg.OutDir)
+	require.NotEmpty(t, cfg.Synthetic)
+	for k := range cfg.Synthetic {
+		assert.Regexp(t, `^[a-z][a-z0-9_]*$`, k, "synthetic key %q", k)
+	}
+	assert.Contains(t, cfg.Synthetic, "min_per_user")
+
+	// The file reads back with --config, and so does one with the Go field names that runs
+	// written before the JSON tags hold; the --rec-dim mistake (checked after the file is read)
+	// shows that the file was accepted.
+	legacy := filepath.Join(t.TempDir(), "legacy.json")
+	require.NoError(t, os.WriteFile(legacy, []byte(strings.NewReplacer(`"min_per_user"`, `"MinPerUser"`, `"max_per_user"`, `"MaxPerUser"`).Replace(string(b))), 0o644))
+	for _, file := range []string{cfgPath, legacy} {
+		r := hier(t, "run", "--config", file, "--out", filepath.Join(t.TempDir(), "o"), "--rec-dim", "33")
+		requireOneLineError(t, r, exitUsage, "--rec-dim 33 must be divisible")
+	}
 }
 
 func TestPipelineHelp(t *testing.T) {
@@ -452,6 +505,16 @@ func TestPipelineErrors(t *testing.T) {
 			`U1,I1,a,"[0, 0]",good,5.0,ok,1393545600,"02 28, 2014"`+"\n"+
 			`U1,I2,a,"[0, 0]",bad,five,ok,1393545601,"02 28, 2014"`+"\n"), 0o644))
 	missing := filepath.Join(dir, "no-such-data.csv")
+	generic := filepath.Join(dir, "generic.csv")
+	require.NoError(t, os.WriteFile(generic, []byte("uid,sku,stars\nu1,a,5\n"), 0o644))
+	writeConfig := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		return p
+	}
+	badSeq := writeConfig("bad-seq.json", `{"recommenders": {"seq": [{"dim": 16, "n_head": 2}, {"dim": 10, "n_head": 3}]}}`)
+	noUser := writeConfig("no-user.json", `{"columns": {"item": "asin"}}`)
+	cfHeads := writeConfig("cf-heads.json", `{"recommenders": {"cf": [{"dim": 64, "n_head": 3, "loss": "bpr"}]}}`)
 	out := filepath.Join(dir, "out")
 	notRun := t.TempDir()
 	cases := []struct {
@@ -480,6 +543,19 @@ func TestPipelineErrors(t *testing.T) {
 		{"embed without a model", []string{"embed", "--text", "a"}, exitUsage, []string{"--model", "--run"}},
 		{"embed without text", []string{"embed", "--model", notRun}, exitUsage, []string{"--text"}},
 		{"embed model and run", []string{"embed", "--model", notRun, "--run", notRun, "--text", "a"}, exitUsage, []string{"not both"}},
+		{"generic file without --columns", []string{"run", "--data", generic, "--out", out}, exitError, []string{"generic.csv", "not the Amazon review layout", "--columns user=COLUMN,item=COLUMN"}},
+
+		// The options are checked before the dataset is read (the --strict error would come
+		// first otherwise) or anything trained.
+		{"config: bad seq candidate", []string{"run", "--data", bad, "--strict", "--out", out, "--config", badSeq}, exitError,
+			[]string{"--config " + badSeq, "option recommenders.seq[1]: dim 10 is not a multiple of n_head 3"}},
+		{"config: columns without user", []string{"run", "--data", bad, "--strict", "--out", out, "--config", noUser}, exitError,
+			[]string{"option columns: the user and item columns are required"}},
+		{"demo config: bad seq candidate", []string{"demo", "--out", out, "--config", badSeq}, exitError, []string{"option recommenders.seq[1]"}},
+		// n_head concerns only the sequential model: an mf candidate with n_head 3 passes, and
+		// the run goes on to read the data.
+		{"config: cf candidate ignores n_head", []string{"run", "--data", bad, "--strict", "--out", out, "--config", cfHeads}, exitError,
+			[]string{"bad.csv:3", `field "overall"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

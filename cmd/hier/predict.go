@@ -56,12 +56,13 @@ func cmdPredict() *cli.Command {
 			"predictions are in input order; regression has no probabilities/label; multi-label has\n" +
 			"\"labels\" (a list) instead of \"label\".",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "checkpoint directory (config.json, model.safetensors)"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, TakesFile: true, Usage: "checkpoint directory (config.json, model.safetensors) (required)"},
 			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, KeepSpace: true,
 				Usage: "text to classify, verbatim (repeatable)"},
 			&cli.StringSliceFlag{Name: "input-ids",
 				Usage: "comma-separated token ids of one input (repeatable), e.g. 15496,995"},
 			&cli.IntFlag{Name: "max-length", DefaultText: "n_positions", Usage: "keep at most this many tokens per input"},
+			oldSpelling("max-len"),
 			&cli.IntFlag{Name: "batch-size", Value: 16, Usage: "inputs per forward pass"},
 			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "parameter dtype: float32 or float64"},
 			&cli.BoolFlag{Name: "special", Usage: "with --text, map \"<|endoftext|>\" to token 50256"},
@@ -98,7 +99,7 @@ func runPredict(c *cli.Context) error {
 	if err != nil || (dt != torch.Float32 && dt != torch.Float64) {
 		return usageErrorf("predict: --dtype %q: want float32 or float64", c.String("dtype"))
 	}
-	if err := checkModelDir(dir); err != nil {
+	if err := checkModelDir("predict", dir); err != nil {
 		return err
 	}
 	// The config alone first: inputs are checked before the (possibly large) weights load.

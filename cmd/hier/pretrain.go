@@ -16,12 +16,12 @@ const stageReportJSONHelp = "JSON (--json): exactly one object on stdout:\n" +
 	"   \"timings_seconds\": {STAGE: seconds}, \"wall_seconds\": SECONDS}"
 
 func cmdPretrain() *cli.Command {
-	flags := []cli.Flag{outFlag("output directory (required); the checkpoint goes to DIR/checkpoints/backbone"), noProgressFlag()}
+	flags := []cli.Flag{outFlag("output directory (required); the checkpoint goes to DIR/checkpoints/backbone"), noProgressFlag(), trainingLogLevel()}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags,
-		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone,
-			Usage: "Hugging Face GPT-2 checkpoint to continue pre-training (default: a new small GPT-2 from scratch)"},
-		maxLenFlag("64"))
+		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone, TakesFile: true,
+			Usage: "Hugging Face GPT-2 checkpoint to continue pre-training (default: a new small GPT-2 from scratch)"})
+	flags = append(flags, maxLengthFlags("64", "tokens per pre-training example (at most n_positions: --positions, or that of the --model checkpoint)")...)
 	flags = append(flags, backboneFlags()...)
 	return &cli.Command{
 		Name:      "pretrain",

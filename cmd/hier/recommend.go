@@ -21,7 +21,7 @@ func cmdRecommend() *cli.Command {
 	return &cli.Command{
 		Name:      "recommend",
 		Usage:     "recommend items to a user from a finished run (its served recommender)",
-		UsageText: "hier recommend --run DIR --user ID [--k 10] [--json]",
+		UsageText: "hier recommend --run DIR --user ID [--top-k 10] [--json]",
 		Description: "Loads the run directory of 'hier run' / 'hier demo' (index.json, vectors.safetensors) and\n" +
 			"scores every item of the catalogue by u . v_i with the user and item vectors of the run's served\n" +
 			"method (the best hierarchy variant by validation NDCG@10, e.g. seq_h; served_method in\n" +
@@ -32,9 +32,10 @@ func cmdRecommend() *cli.Command {
 			"JSON (--json), one document:\n" +
 			"  {\"user\": ID, \"k\": K, \"items\": [{\"item\": ID, \"score\": S, \"rank\": 1}, ...]}",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run", Usage: "run directory (the --out of 'hier run' or 'hier demo')"},
-			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user id, as in the dataset (see the run's index.json)"},
-			&cli.IntFlag{Name: "k", Value: 10, Usage: "number of items"},
+			runFlag("run directory (the --out of 'hier run' or 'hier demo') (required)"),
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user id, as in the dataset (see the run's index.json) (required)"},
+			&cli.IntFlag{Name: "top-k", Value: 10, Usage: "number of items"},
+			oldSpelling("k"),
 		},
 		Action: runRecommend,
 	}
@@ -50,9 +51,9 @@ func runRecommend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	k := c.Int("k")
+	k := c.Int("top-k")
 	if k < 1 {
-		return usageErrorf("recommend: --k must be >= 1, got %d", k)
+		return usageErrorf("recommend: --top-k must be >= 1, got %d", k)
 	}
 	if err := requireRunDir(dir); err != nil {
 		return err

@@ -8,14 +8,15 @@ import (
 func init() { commands = append(commands, cmdRun()) }
 
 func cmdRun() *cli.Command {
-	flags := []cli.Flag{outFlag("output directory (required; created if missing; must be empty unless --overwrite)"), overwriteFlag(), noProgressFlag()}
+	flags := []cli.Flag{outFlag("output directory (required; created if missing; must be empty unless --overwrite)"), overwriteFlag(), noProgressFlag(), trainingLogLevel()}
 	flags = append(flags, dataFlags()...)
 	flags = append(flags,
-		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone,
+		&cli.StringFlag{Name: fModel, Aliases: []string{"m"}, Category: catBackbone, TakesFile: true,
 			Usage: "Hugging Face GPT-2 checkpoint directory to use as the backbone (default: pre-train a small GPT-2 from scratch)"},
 		&cli.BoolFlag{Name: "continue-pretraining", Category: catBackbone,
 			Usage: "with --model, continue its causal-LM training on the training-split text first"},
-		behaviorColumnFlag(), maxLenFlag("64"))
+		behaviorColumnFlag())
+	flags = append(flags, maxLengthFlags("64", maxLengthUsage)...)
 	flags = append(flags, backboneFlags()...)
 	flags = append(flags, headFlags()...)
 	flags = append(flags, recommenderFlags()...)

@@ -29,13 +29,13 @@ func cmdTokenize() *cli.Command {
 			"third_party/gpt2 (scripts/fetch_vocab.sh; or set HIER_VOCAB_DIR).\n\n" +
 			"By default \"<|endoftext|>\" is ordinary text (OpenAI's encoder); --special maps it to\n" +
 			"50256 (Hugging Face GPT2Tokenizer, tiktoken allowed_special=\"all\").\n\n" +
-			"JSON (--json): with one --text, one object\n" +
-			"  {\"text\": \"Hello world\", \"input_ids\": [15496, 995], \"tokens\": [\"Hello\", \" world\"]}\n" +
-			"with several, a JSON array of such objects, in the order of the --text flags.",
+			"JSON (--json): an array with one object per --text, in the order of the flags (also for\n" +
+			"a single --text):\n" +
+			"  [{\"text\": \"Hello world\", \"input_ids\": [15496, 995], \"tokens\": [\"Hello\", \" world\"]}, ...]",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, KeepSpace: true,
-				Usage: "text to encode, verbatim (repeatable; commas and spaces are kept)"},
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"},
+				Usage: "text to encode, verbatim (repeatable; commas and spaces are kept) (required)"},
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, TakesFile: true,
 				Usage: "use the tokenizer saved in this model directory (default: third_party/gpt2)"},
 			&cli.BoolFlag{Name: "special",
 				Usage: "map \"<|endoftext|>\" to token 50256 instead of encoding it as text"},
@@ -52,7 +52,7 @@ func runTokenize(c *cli.Context) error {
 	}
 	dir := c.String("model")
 	if dir != "" {
-		if err := checkModelDir(dir); err != nil {
+		if err := checkModelDir("tokenize", dir); err != nil {
 			return err
 		}
 	}
@@ -68,9 +68,6 @@ func runTokenize(c *cli.Context) error {
 	}
 	env.Log.Debug("tokenized", "texts", len(texts), "special", opts.AllowSpecial)
 	if env.JSON {
-		if len(results) == 1 {
-			return writeJSON(env.Out, results[0])
-		}
 		return writeJSON(env.Out, results)
 	}
 	var b strings.Builder

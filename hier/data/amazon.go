@@ -88,7 +88,7 @@ func readAmazonJSON(src *source, c *collector) (string, error) {
 		}
 		if format == "" {
 			if rec.ReviewerID == nil && rec.Asin == nil {
-				return nil, fmt.Errorf("%s: %w: JSON records have no reviewerID/asin keys, so this is not Amazon review data; use LoadGeneric (or LoadOptions.Columns) with a column mapping", src.name, ErrUnknownFormat)
+				return nil, fmt.Errorf("%s: %w: JSON records have no reviewerID/asin keys, so this is not Amazon review data; %w", src.name, ErrUnknownFormat, ErrNeedsColumns)
 			}
 			format = FormatAmazonJSON2014
 			if rec.Helpful == nil && (rec.Vote != nil || rec.Verified != nil || rec.Style != nil || rec.Image != nil) {
@@ -156,7 +156,7 @@ func readAmazonCSV(src *source, c *collector) error {
 	_, hasT := idx["unixReviewTime"]
 	_, hasD := idx["reviewTime"]
 	if !hasU || !hasI || !hasR || !(hasT || hasD) {
-		return fmt.Errorf("%s: %w: CSV header %q is not the Amazon review layout (needs reviewerID, asin, overall and unixReviewTime or reviewTime); use LoadGeneric (or LoadOptions.Columns) with a column mapping", src.name, ErrUnknownFormat, shortHeader(header))
+		return fmt.Errorf("%s: %w: CSV header %q is not the Amazon review layout (needs reviewerID, asin, overall and unixReviewTime or reviewTime); %w", src.name, ErrUnknownFormat, shortHeader(header), ErrNeedsColumns)
 	}
 	col := make([]int, len(amazonCSVColumns))
 	for i, name := range amazonCSVColumns {

@@ -176,6 +176,11 @@ var ErrEmptyFile = errors.New("file is empty")
 // cannot be recognised.
 var ErrUnknownFormat = errors.New("unrecognised data format")
 
+// ErrNeedsColumns is wrapped, beside ErrUnknownFormat, by the errors of a file that holds
+// records but not in a layout Load recognises: it is read with a column mapping (Columns,
+// LoadGeneric or LoadOptions.Columns).
+var ErrNeedsColumns = errors.New("read it as a generic file with a column mapping (the columns holding the user, the item, the rating, ...)")
+
 // Summary returns a one-line description of the dataset with its counts.
 func (ds *Dataset) Summary() string {
 	if ds == nil {

@@ -12,22 +12,24 @@ import (
 // names or JSON keys) for LoadGeneric. User and Item are required; every
 // other mapping is optional ("" = not present in the data).
 type Columns struct {
-	User, Item string
+	User string `json:"user"`
+	Item string `json:"item"`
 	// Rating: any finite number (not restricted to 1–5); an empty value
 	// gives NaN.
-	Rating string
+	Rating string `json:"rating,omitempty"`
 	// Time: a unix time (integer or integral float) in seconds,
 	// milliseconds, microseconds or nanoseconds, one unit per file, detected
 	// from the magnitude (Dataset.TimeUnit), or a date/time string (RFC 3339,
 	// "2006-01-02 15:04:05", "2006-01-02", "01 2, 2006"; UTC). Without a Time
 	// column all interactions have Time 0 and are ordered by Row.
-	Time string
+	Time string `json:"time,omitempty"`
 	// Text and Summary are HTML-unescaped.
-	Text, Summary string
+	Text    string `json:"text,omitempty"`
+	Summary string `json:"summary,omitempty"`
 	// Numeric columns are stored in Interaction.Values under their column
 	// name; empty or absent values are left out, numbers may use thousands
 	// separators ("1,234"), JSON booleans become 1/0.
-	Numeric []string
+	Numeric []string `json:"numeric,omitempty"`
 }
 
 // LoadGeneric reads interactions from a CSV file with a header row (comma
@@ -38,7 +40,7 @@ type Columns struct {
 // strict mode and deduplication.
 func LoadGeneric(path string, cols Columns, opts LoadOptions) (*Dataset, error) {
 	if strings.TrimSpace(cols.User) == "" || strings.TrimSpace(cols.Item) == "" {
-		return nil, fmt.Errorf("LoadGeneric: Columns.User and Columns.Item are required")
+		return nil, fmt.Errorf("data: the column mapping must name the user and the item column (got user %q, item %q)", cols.User, cols.Item)
 	}
 	src, err := openSource(path)
 	if err != nil {

@@ -331,7 +331,7 @@ func TestGenericCSV(t *testing.T) {
 	_, err = LoadGeneric(writeFile(t, dir, "e2.csv", []byte(genericCSV)), bad, LoadOptions{})
 	require.ErrorContains(t, err, `column "rating" is not in the CSV header`)
 	_, err = LoadGeneric(path, Columns{User: "user_id"}, LoadOptions{})
-	require.ErrorContains(t, err, "Columns.User and Columns.Item are required")
+	require.ErrorContains(t, err, `the column mapping must name the user and the item column (got user "user_id", item "")`)
 }
 
 const genericJSONL = `{"user_id": "u1", "item_id": "i1", "stars": 4.5, "ts": "2020-01-02", "body": "Body &amp; soul", "title": "T1", "likes": "1,234", "flag": true}
@@ -413,7 +413,7 @@ func TestLoadErrors(t *testing.T) {
 		{"header.csv", []byte("reviewerID,asin,overall,unixReviewTime\n"), ErrNoInteractions, "header.csv: no valid interactions (no data records)"},
 		{"allbad.json", []byte(`{"reviewerID": "a", "asin": "b", "overall": 9, "unixReviewTime": 1}` + "\n"), ErrNoInteractions,
 			`allbad.json: no valid interactions (1 malformed records skipped; first: allbad.json:1: field "overall": invalid rating "9")`},
-		{"other.csv", []byte("a,b,c\n1,2,3\n"), ErrUnknownFormat, "LoadOptions.Columns"},
+		{"other.csv", []byte("a,b,c\n1,2,3\n"), ErrUnknownFormat, "read it as a generic file with a column mapping"},
 		{"other.jsonl", []byte(`{"user": "a", "item": "b"}` + "\n"), ErrUnknownFormat, "no reviewerID/asin keys"},
 		{"array.json", []byte(`[{"reviewerID": "a"}]`), ErrUnknownFormat, "JSON array is not supported"},
 		{"image.png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), ErrUnknownFormat, "binary content"},
@@ -426,6 +426,9 @@ func TestLoadErrors(t *testing.T) {
 			require.Nil(t, ds)
 			require.ErrorIs(t, err, tc.is)
 			require.ErrorContains(t, err, tc.msg)
+			if tc.name == "other.csv" || tc.name == "other.jsonl" {
+				require.ErrorIs(t, err, ErrNeedsColumns, "records in another layout: a column mapping reads them")
+			}
 		})
 	}
 

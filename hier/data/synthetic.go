@@ -1,6 +1,8 @@
 package data
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,29 +13,70 @@ import (
 // SyntheticConfig sizes and seeds the synthetic music-gear shop. Zero fields
 // take the value of DefaultSyntheticConfig (Seed 0 is a valid seed).
 type SyntheticConfig struct {
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// Users, Items: numbers of users and items (defaults 300, 120).
-	Users, Items int
+	Users int `json:"users"`
+	Items int `json:"items"`
 	// Categories: number of product categories, 1..len(SyntheticCategories())
 	// (default 6). Items are assigned to categories round-robin.
-	Categories int
+	Categories int `json:"categories"`
 	// MinPerUser, MaxPerUser: each user has a uniform number of interactions
 	// in [MinPerUser, MaxPerUser] (defaults 8, 20), at most Items.
-	MinPerUser, MaxPerUser int
+	MinPerUser int `json:"min_per_user"`
+	MaxPerUser int `json:"max_per_user"`
 	// Concentration is the Dirichlet parameter of the users' category
 	// preferences; small values make users focus on few categories
 	// (default 0.3).
-	Concentration float64
+	Concentration float64 `json:"concentration"`
 	// Explore is the probability that an interaction picks a uniformly random
 	// category instead of one drawn from the user's preferences
 	// (default 0.15; a negative value means 0).
-	Explore float64
+	Explore float64 `json:"explore"`
 	// Noise is the standard deviation of the rating noise (default 0.6; a
 	// negative value means 0).
-	Noise float64
+	Noise float64 `json:"noise"`
 	// Start is the unix time of the first possible interaction (default
 	// 2015-01-01T00:00:00Z).
-	Start int64
+	Start int64 `json:"start"`
+}
+
+// syntheticLegacyKeys are the JSON keys of SyntheticConfig written before it had JSON tags
+// (Go field names; the one-word ones match their tags case-insensitively anyway).
+var syntheticLegacyKeys = map[string]string{"minperuser": "min_per_user", "maxperuser": "max_per_user"}
+
+// UnmarshalJSON reads the snake_case keys (min_per_user) and, for the run directories written
+// before them, the Go field names (MinPerUser). Fields absent from the JSON keep their values;
+// an unknown key, or a field given under both names, is an error.
+func (c *SyntheticConfig) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw == nil { // null
+		return nil
+	}
+	for key, val := range raw {
+		canon, ok := syntheticLegacyKeys[strings.ToLower(key)]
+		if !ok {
+			continue
+		}
+		if _, dup := raw[canon]; dup {
+			return fmt.Errorf("synthetic: %q and %q are the same field; give %q only", key, canon, canon)
+		}
+		delete(raw, key)
+		raw[canon] = val
+	}
+	norm, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	type plain SyntheticConfig // without this method
+	dec := json.NewDecoder(bytes.NewReader(norm))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*plain)(c)); err != nil {
+		return fmt.Errorf("synthetic: %w", err)
+	}
+	return nil
 }
 
 // DefaultSyntheticConfig returns the configuration of the embedded demo

@@ -1,9 +1,11 @@
 package data
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,4 +197,31 @@ func TestSyntheticSmallConfig(t *testing.T) {
 	require.LessOrEqual(t, ds.Counts.Items, 4)
 	require.Equal(t, 0, ds.Counts.Duplicates)
 	require.Len(t, SyntheticCategories(), 8)
+}
+
+// TestSyntheticConfigJSON: the config is written with snake_case keys (it is part of a run's
+// config.json) and read back from them, or from the Go field names that runs written before
+// the JSON tags hold.
+func TestSyntheticConfigJSON(t *testing.T) {
+	c := DefaultSyntheticConfig()
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	for _, k := range []string{`"seed"`, `"users"`, `"items"`, `"categories"`, `"min_per_user"`, `"max_per_user"`, `"concentration"`, `"explore"`, `"noise"`, `"start"`} {
+		assert.Contains(t, string(b), k)
+	}
+	assert.NotContains(t, string(b), "MinPerUser")
+	var back SyntheticConfig
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, c, back)
+
+	// Old keys; absent fields keep their values.
+	old := DefaultSyntheticConfig()
+	require.NoError(t, json.Unmarshal([]byte(`{"Seed": 7, "Users": 40, "MinPerUser": 3, "MaxPerUser": 5}`), &old))
+	want := DefaultSyntheticConfig()
+	want.Seed, want.Users, want.MinPerUser, want.MaxPerUser = 7, 40, 3, 5
+	assert.Equal(t, want, old)
+
+	var bad SyntheticConfig
+	assert.ErrorContains(t, json.Unmarshal([]byte(`{"MinPerUser": 3, "min_per_user": 4}`), &bad), `give "min_per_user" only`)
+	assert.ErrorContains(t, json.Unmarshal([]byte(`{"min_users": 3}`), &bad), `unknown field "min_users"`)
 }

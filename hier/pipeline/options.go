@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/hier-ai/hier/hier/data"
@@ -300,6 +301,19 @@ func (o *Options) resolve() (torch.Device, error) {
 	if ro.Seq == nil {
 		ro.Seq = dr.Seq
 	}
+	// Every candidate of the families that train, checked now rather than when the
+	// recommenders stage reaches it after the backbone and the heads have trained.
+	for _, fam := range ro.Families {
+		cands := ro.CF
+		if fam == rec.FamilySeq {
+			cands = ro.Seq
+		}
+		for k, c := range cands {
+			if err := c.Validate(fam); err != nil {
+				return torch.Device{}, fmt.Errorf("option recommenders.%s[%d]: %w", fam, k, err)
+			}
+		}
+	}
 	if ro.Threads < 0 {
 		ro.Threads = 0
 	}
@@ -309,8 +323,15 @@ func (o *Options) resolve() (torch.Device, error) {
 	if o.OutDir == "" {
 		return torch.Device{}, fmt.Errorf("option out_dir is required")
 	}
-	// Absolute paths, so a run directory can be evaluated from anywhere.
-	for _, p := range []*string{&o.DataPath, &o.ModelDir} {
+	if c := o.Columns; c != nil && (strings.TrimSpace(c.User) == "" || strings.TrimSpace(c.Item) == "") {
+		return torch.Device{}, fmt.Errorf("option columns: the user and item columns are required (got user %q, item %q)", c.User, c.Item)
+	}
+	if b := o.Backbone; o.ModelDir == "" && b.Embd%b.Heads != 0 {
+		return torch.Device{}, fmt.Errorf("option backbone: n_embd %d must be divisible by n_head %d", b.Embd, b.Heads)
+	}
+	// Absolute paths, so a run directory can be evaluated from anywhere and its config.json
+	// says where it was written.
+	for _, p := range []*string{&o.DataPath, &o.ModelDir, &o.OutDir} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -325,6 +346,16 @@ func (o *Options) resolve() (torch.Device, error) {
 	}
 	o.Device = dev.String() // what was used: "auto" resolved
 	return dev, nil
+}
+
+// Validate checks o the way a run does before its first stage (zero fields take
+// DefaultOptions' values): every option, every recommender candidate of the families that
+// train, the device name. It reads no file, so a run can refuse a bad configuration before it
+// loads the dataset or trains anything. OutDir must be set.
+func (o Options) Validate() error {
+	o.Recommenders.Families = slices.Clone(o.Recommenders.Families) // resolve normalises in place
+	_, err := o.resolve()
+	return err
 }
 
 // recConfigs is a family's candidate configurations with the run's fusion, device and seed.

@@ -29,6 +29,9 @@ func LoadDataset(opts Options) (*data.Dataset, error) {
 
 // Run loads the dataset (LoadDataset) and runs the whole pipeline (see RunDataset).
 func Run(ctx context.Context, opts Options, log *slog.Logger) (*Results, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	ds, err := LoadDataset(opts)
 	if err != nil {
 		return nil, err
@@ -52,7 +55,7 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	}
 	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 {
 		if !opts.Overwrite {
-			return nil, fmt.Errorf("pipeline: output directory %s is not empty; choose another, or replace the run in it with --overwrite (Options.Overwrite)", final)
+			return nil, fmt.Errorf("pipeline: output directory %s is not empty; choose another, or replace the run in it with --overwrite", final)
 		}
 		if !IsRunDir(final) {
 			return nil, fmt.Errorf("pipeline: output directory %s is not empty and holds no run (no %s and %s); --overwrite replaces only a run directory, so choose another", final, ConfigFileName, MetricsFileName)
@@ -61,7 +64,8 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-")
+	removeStaleWork(final, log)
+	work, err := newWorkDir(final)
 	if err != nil {
 		return nil, err
 	}

@@ -58,8 +58,18 @@ func DefaultConfig() Config {
 		BatchSize: 128, MaxLen: 50, Layers: 2, Heads: 2, Fusion: FusionGate}
 }
 
-// withDefaults fills zero fields and validates.
+// withDefaults fills zero fields and checks the rules of both families (Validate adds each
+// family's own).
 func (c Config) withDefaults() (Config, error) {
+	c = c.filled()
+	if err := c.check(); err != nil {
+		return c, fmt.Errorf("rec: %w", err)
+	}
+	return c, nil
+}
+
+// filled is c with its zero fields set to DefaultConfig's.
+func (c Config) filled() Config {
 	d := DefaultConfig()
 	if c.Dim <= 0 {
 		c.Dim = d.Dim
@@ -91,20 +101,57 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Fusion == "" {
 		c.Fusion = d.Fusion
 	}
+	return c
+}
+
+// check applies the rules that hold in both families to a filled configuration.
+func (c Config) check() error {
 	switch {
 	case c.Loss != LossBPR && c.Loss != LossSoftmax && c.Loss != LossSampledSoftmax:
-		return c, fmt.Errorf("rec: unknown loss %q: want bpr, softmax or sampled_softmax", c.Loss)
+		return fmt.Errorf("unknown loss %q: want bpr, softmax or sampled_softmax", c.Loss)
 	case c.WeightDecay < 0 || math.IsNaN(c.WeightDecay):
-		return c, fmt.Errorf("rec: weight_decay must be >= 0, got %g", c.WeightDecay)
+		return fmt.Errorf("weight_decay must be >= 0, got %g", c.WeightDecay)
 	case c.Dropout < 0 || c.Dropout >= 1 || math.IsNaN(c.Dropout):
-		return c, fmt.Errorf("rec: dropout must be in [0, 1), got %g", c.Dropout)
-	case c.Dim%c.Heads != 0:
-		return c, fmt.Errorf("rec: dim %d is not a multiple of n_head %d", c.Dim, c.Heads)
+		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
 	}
 	if _, err := ParseFusion(string(c.Fusion)); err != nil {
-		return c, fmt.Errorf("rec: %w", err)
+		return err
 	}
-	return c, nil
+	return nil
+}
+
+// checkFamily applies the rules of one family to a filled configuration: the sequential model
+// (GPT-2 blocks) needs n_head to divide dim and trains with the softmax loss; the CF model
+// reads neither n_head nor n_layer nor max_len.
+func (c Config) checkFamily(family string) error {
+	switch family {
+	case FamilyCF:
+	case FamilySeq:
+		if c.Dim%c.Heads != 0 {
+			return fmt.Errorf("dim %d is not a multiple of n_head %d", c.Dim, c.Heads)
+		}
+		if c.Loss != LossSoftmax {
+			return fmt.Errorf("the sequential model trains with the softmax loss, got %q", c.Loss)
+		}
+		if c.MaxLen < 2 {
+			return fmt.Errorf("max_len must be at least 2, got %d", c.MaxLen)
+		}
+	default:
+		return fmt.Errorf("unknown family %q (want cf or seq)", family)
+	}
+	return nil
+}
+
+// Validate reports whether c, with its zero fields set to DefaultConfig's, is a valid
+// configuration of the family (FamilyCF or FamilySeq), as New would check it; without
+// building anything, so a run can check its candidates before it trains. Errors name the
+// field as in JSON (dim, n_head, loss, ...), without a package prefix.
+func (c Config) Validate(family string) error {
+	c = c.filled()
+	if err := c.check(); err != nil {
+		return err
+	}
+	return c.checkFamily(family)
 }
 
 // Variant names one recommender: a family and the hierarchy levels it reads.
@@ -175,6 +222,9 @@ func New(v Variant, d *Data, f *Features, cfg Config) (Model, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if err := cfg.checkFamily(v.Family); err != nil {
+		return nil, fmt.Errorf("rec: %w", err)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err

@@ -154,6 +154,26 @@ func TestConfigErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "no item text")
 }
 
+// TestConfigValidateFamily: Validate checks a candidate without building a model, with the rules
+// of its family only: n_head (and the softmax loss) concern the sequential model, not CF.
+func TestConfigValidateFamily(t *testing.T) {
+	odd := Config{Dim: 64, Heads: 3, Loss: LossBPR}
+	assert.NoError(t, odd.Validate(FamilyCF), "CF reads no n_head")
+	assert.ErrorContains(t, Config{Dim: 64, Heads: 3}.Validate(FamilySeq), "dim 64 is not a multiple of n_head 3")
+	assert.ErrorContains(t, Config{Loss: LossBPR}.Validate(FamilySeq), "softmax loss")
+	assert.ErrorContains(t, Config{Dropout: 1}.Validate(FamilyCF), "dropout must be in [0, 1)")
+	assert.ErrorContains(t, Config{}.Validate("knn"), "unknown family")
+	assert.NoError(t, Config{}.Validate(FamilySeq), "the defaults are valid")
+	err := Config{Dim: 30, Heads: 4}.Validate(FamilySeq)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "rec:", "no package prefix: the caller names the option")
+
+	// New agrees: a CF model builds with an n_head that does not divide dim.
+	m, err := New(Variant{Name: "mf", Family: FamilyCF}, handData(), nil, odd)
+	require.NoError(t, err)
+	m.Free()
+}
+
 // clusters: users 0..2g-1 in two groups; group A interacts with items 0-4, group B with 5-9.
 // Each user's held-out items are unseen items of their own group, so any model that learns
 // the two groups ranks them in the top 3 of the 7 unseen candidates... and a random one does not.

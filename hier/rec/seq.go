@@ -34,12 +34,7 @@ type seq struct {
 }
 
 func newSeq(v Variant, d *Data, f *Features, cfg Config) (m *seq, err error) {
-	if cfg.Loss != LossSoftmax {
-		return nil, fmt.Errorf("rec: the sequential model trains with the softmax loss, got %q", cfg.Loss)
-	}
-	if cfg.MaxLen < 2 {
-		return nil, fmt.Errorf("rec: max_len must be at least 2, got %d", cfg.MaxLen)
-	}
+	// New has checked cfg (Config.checkFamily: softmax loss, n_head divides dim, max_len >= 2).
 	dev := cfg.Device
 	g, err := torch.NewGenerator(cfg.Seed, dev)
 	if err != nil {
