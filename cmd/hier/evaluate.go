@@ -17,7 +17,9 @@ func cmdEvaluate() *cli.Command {
 			"checkpoints on the test split, re-ranks the full catalogue with every recommender's saved\n" +
 			"vectors (h0, h0_h1, h0_h2, h: these reproduce the run's numbers exactly), and refits the\n" +
 			"popularity and BPR-MF baselines with the run's seed. Nothing in DIR is modified. The device,\n" +
-			"threads and seed recorded in config.json are used.\n\n" +
+			"threads and seed recorded in config.json are used. The provenance in the output (date,\n" +
+			"versions, data files with their SHA-256) is this evaluation's; a data file whose SHA-256\n" +
+			"differs from the one in the run's metrics.json is logged as a warning.\n\n" +
 			"Output: the results table of 'hier run'.\n\n" + resultsJSONHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run directory (the --out of 'hier run' or 'hier demo')"},
