@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/hier/report"
@@ -68,16 +69,19 @@ const validPoints = 4
 func fitWithCurve(e *env, task train.Task, trainSet, validSet train.Dataset, cfg train.Config, loss string) (*train.Result, StageCurve, error) {
 	c := StageCurve{Loss: loss}
 	var evalErr error
+	var extra time.Duration // time of the validation passes fitWithCurve adds
 	if len(validSet) > 0 {
 		if dc, ok := task.(train.DataChecker); ok { // as Fit would, before the first evaluation
 			if err := dc.CheckData(validSet); err != nil {
 				return nil, c, fmt.Errorf("%w (validation set)", err)
 			}
 		}
+		t0 := time.Now()
 		m, err := train.Evaluate(e.ctx, task, validSet, cfg)
 		if err != nil {
 			return nil, c, err
 		}
+		extra += time.Since(t0)
 		c.Valid = append(c.Valid, Point{0, m.Values["loss"]})
 		perEpoch := (len(trainSet) + cfg.BatchSize - 1) / max(cfg.BatchSize, 1)
 		total := perEpoch * max(cfg.Epochs, 1)
@@ -89,11 +93,13 @@ func fitWithCurve(e *env, task train.Task, trainSet, validSet train.Dataset, cfg
 			if evalErr != nil || s.Step%every != 0 || (perEpoch > 0 && s.Step%perEpoch == 0) || s.Step >= total {
 				return // the trainer evaluates at the end of every epoch
 			}
+			t0 := time.Now()
 			m, err := train.Evaluate(e.ctx, task, validSet, cfg)
 			if err != nil {
 				evalErr = err
 				return
 			}
+			extra += time.Since(t0)
 			c.Valid = append(c.Valid, Point{s.Step, m.Values["loss"]})
 		}
 	}
@@ -111,6 +117,10 @@ func fitWithCurve(e *env, task train.Task, trainSet, validSet train.Dataset, cfg
 		}
 	}
 	sort.SliceStable(c.Valid, func(a, b int) bool { return c.Valid[a].Step < c.Valid[b].Step })
+	if extra > 0 {
+		e.log.Info("validation curve", "points", len(c.Valid), "extra_passes_seconds", fmt.Sprintf("%.1f", extra.Seconds()),
+			"stage_seconds", fmt.Sprintf("%.1f", res.WallSeconds))
+	}
 	return res, c, nil
 }
 
