@@ -19,7 +19,9 @@ func cmdEvaluate() *cli.Command {
 			"popularity and BPR-MF baselines with the run's seed. Nothing in DIR is modified.\n" +
 			"The device and threads recorded in config.json are used unless --device / --threads are\n" +
 			"given (e.g. to evaluate a GPU run on a CPU machine). The seed is always the run's own, so that\n" +
-			"the numbers are the run's: evaluate has no --seed.\n\n" +
+			"the numbers are the run's: evaluate has no --seed. The provenance in the output (date,\n" +
+			"versions, data files with their SHA-256) is this evaluation's; a data file whose SHA-256\n" +
+			"differs from the one in the run's metrics.json is logged as a warning.\n\n" +
 			"Output: the results table of 'hier run'.\n\n" + resultsJSONHelp,
 		Flags: []cli.Flag{
 			runFlag("run directory (the --out of 'hier run' or 'hier demo') (required)"),

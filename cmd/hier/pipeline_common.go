@@ -37,7 +37,10 @@ const (
 
 // resultsJSONHelp documents the JSON object printed by demo, run and evaluate.
 const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and progress bars go to stderr):\n" +
-	"  {\"schema_version\": 2, \"dataset\": NAME, \"protocol\": TEXT,\n" +
+	"  {\"schema_version\": 3, \"date\": RFC3339 UTC, \"seed\": N, \"versions\": {\"hier\", \"go\", \"libtorch\", \"platform\"},\n" +
+	"   \"device\", \"threads\", \"dataset\": NAME, \"data\": {\"path\", \"format\", \"files\": [{\"path\", \"bytes\", \"sha256\"}], \"synthetic\", \"max_users\"},\n" +
+	"   \"protocol\": {\"split\": \"temporal_leave_one_out\", \"split_rule\", \"candidates\": \"full_catalogue\", \"catalogue_items\",\n" +
+	"                \"masking\", \"ties\": \"pessimistic\", \"tie_rule\", \"k\": [5, 10, 20], \"metrics\", \"selection\", \"seeds\", \"bootstrap\", \"slices\"},\n" +
 	"   \"counts\": {\"users\", \"items\", \"interactions\", \"skipped\", \"duplicates\"},\n" +
 	"   \"split\": {\"train\", \"valid\", \"test\", \"train_only_users\"},\n" +
 	"   \"sentiment\", \"sentiment_baseline\": {\"classes\": {\"negative\"|\"neutral\"|\"positive\": {\"precision\", \"recall\", \"f1\", \"support\"}},\n" +
@@ -58,9 +61,13 @@ const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and p
 const runDirHelp = "The output directory holds config.json (the resolved options), index.json (user and item\n" +
 	"ids, each user's history as item indices, the served method), vectors.safetensors (the levels\n" +
 	"h0/h1/h2, the item text vectors, and every recommender's user and item vectors per seed),\n" +
-	"recommendations.jsonl (the top --top-k items per user from the served method, history\n" +
-	"excluded), metrics.json, plots/*.png and the Hugging Face checkpoints\n" +
-	"checkpoints/{backbone,sentiment,behavior}/ (config.json, model.safetensors, tokenizer)."
+	"items.json (item titles and other metadata from the data; for Amazon reviews, which have no\n" +
+	"titles, each item's most helpful training review summary), recommendations.jsonl (the top\n" +
+	"--top-k items per user from the served method, history excluded, with their metadata),\n" +
+	"metrics.json, curves.json (training and validation loss per stage, recommender histories),\n" +
+	"plots/training.png, plots/recommenders.png, plots/ranking.png and the Hugging Face checkpoints\n" +
+	"checkpoints/{backbone,sentiment,behavior}/ (config.json, model.safetensors, tokenizer; the\n" +
+	"behaviour head also hier_bias.json, its user+item bias model)."
 
 // longRunHelp is appended to the description of the commands that train.
 const longRunHelp = "Progress bars (one per training stage) and logs go to stderr; --no-progress (or --json)\n" +
@@ -115,7 +122,7 @@ func dataFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-users", Category: catData, DefaultText: "all",
 			Usage: "keep only the first N users of the file (a slice for quick runs)"},
 		&cli.StringFlag{Name: "columns", Category: catData,
-			Usage: "column mapping for a generic CSV/JSON-lines file, e.g. user=uid,item=sku,rating=stars,time=ts,text=body,summary=title,numeric=clicks;dwell (user and item are required)"},
+			Usage: "column mapping for a generic CSV/JSON-lines file, e.g. user=uid,item=sku,rating=stars,time=ts,text=body,summary=headline,title=product_name,numeric=clicks;dwell (user and item are required; title is the item's name, shown by recommend)"},
 	}
 }
 
@@ -145,6 +152,8 @@ func parseColumns(s string) (*data.Columns, error) {
 			cols.Text = v
 		case "summary":
 			cols.Summary = v
+		case "title":
+			cols.Title = v
 		case "numeric":
 			for _, n := range strings.Split(v, ";") {
 				if n = strings.TrimSpace(n); n != "" {
@@ -152,7 +161,7 @@ func parseColumns(s string) (*data.Columns, error) {
 				}
 			}
 		default:
-			return nil, fmt.Errorf("--columns: unknown key %q (want user, item, rating, time, text, summary, numeric)", k)
+			return nil, fmt.Errorf("--columns: unknown key %q (want user, item, rating, time, text, summary, title, numeric)", k)
 		}
 	}
 	if cols.User == "" || cols.Item == "" {

@@ -204,12 +204,12 @@ func TestPipelineRunAmazon(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
 
 	t.Run("output directory", func(t *testing.T) {
-		for _, f := range []string{"config.json", "index.json", "vectors.safetensors", "recommendations.jsonl", "metrics.json"} {
+		for _, f := range []string{"config.json", "index.json", "vectors.safetensors", "recommendations.jsonl", "metrics.json", "items.json", "curves.json"} {
 			assert.FileExists(t, filepath.Join(out, f))
 		}
-		pngs, err := filepath.Glob(filepath.Join(out, "plots", "*.png"))
-		require.NoError(t, err)
-		assert.NotEmpty(t, pngs, "plots/*.png")
+		for _, f := range []string{"training.png", "recommenders.png", "ranking.png"} {
+			assert.FileExists(t, filepath.Join(out, "plots", f))
+		}
 		for _, ck := range []string{"backbone", "sentiment", "behavior"} {
 			for _, f := range []string{"config.json", "model.safetensors"} {
 				assert.FileExists(t, filepath.Join(out, "checkpoints", ck, f))
@@ -243,12 +243,20 @@ func TestPipelineRunAmazon(t *testing.T) {
 			User  string `json:"user"`
 			K     int    `json:"k"`
 			Items []struct {
-				Item  string  `json:"item"`
-				Score float64 `json:"score"`
-				Rank  int     `json:"rank"`
+				Item    string  `json:"item"`
+				Score   float64 `json:"score"`
+				Rank    int     `json:"rank"`
+				Title   *string `json:"title"`
+				Summary string  `json:"summary"`
 			} `json:"items"`
 		}
 		okJSON(t, &rec, "recommend", "--run", out, "--user", user, "--top-k", "5", "--json")
+		// Amazon reviews have no product titles: each item has the summary of its most helpful
+		// training review, labelled as a summary, not as a title.
+		for _, it := range rec.Items {
+			assert.Nil(t, it.Title, "no title field for %s", it.Item)
+			assert.NotEmpty(t, it.Summary, "summary of %s", it.Item)
+		}
 		assert.Equal(t, user, rec.User)
 		assert.Equal(t, 5, rec.K)
 		require.Len(t, rec.Items, 5)
@@ -269,7 +277,9 @@ func TestPipelineRunAmazon(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSpace(ok(t, "recommend", "--run", out, "--user", user, "--top-k", "5")), "\n")
 		require.Len(t, lines, 6, "a header and 5 items")
+		assert.Contains(t, lines[0], "most helpful review's summary")
 		assert.Contains(t, lines[1], rec.Items[0].Item)
+		assert.Contains(t, lines[1], strings.Join(strings.Fields(rec.Items[0].Summary), " "))
 
 		r := hier(t, "recommend", "--run", out, "--user", "no-such-user", "--top-k", "5")
 		requireOneLineError(t, r, exitError, "unknown user", "no-such-user")
@@ -320,6 +330,69 @@ func TestPipelineRunAmazon(t *testing.T) {
 		okJSON(t, &p, "predict", "--model", filepath.Join(out, "checkpoints", "sentiment"), "--text", "great guitar strings", "--json")
 		require.Len(t, p.Predictions, 1)
 		assert.Contains(t, []string{"negative", "neutral", "positive"}, p.Predictions[0].Label)
+	})
+
+	t.Run("predict with the behaviour head", func(t *testing.T) {
+		type pred struct {
+			Logits       []float64 `json:"logits"`
+			Prediction   *float64  `json:"prediction"`
+			Unit         string    `json:"unit"`
+			Residual     float64   `json:"residual"`
+			Alpha        float64   `json:"alpha"`
+			Baseline     *float64  `json:"baseline"`
+			BaselineKind string    `json:"baseline_kind"`
+			Note         string    `json:"note"`
+		}
+		var p struct {
+			Predictions []pred `json:"predictions"`
+		}
+		beh := filepath.Join(out, "checkpoints", "behavior")
+		text := "item: (rated 5) great strings | user: (rated 4) good cable"
+		okJSON(t, &p, "predict", "--model", beh, "--text", text, "--json")
+		require.Len(t, p.Predictions, 1)
+		g := p.Predictions[0]
+		require.NotNil(t, g.Prediction)
+		require.NotNil(t, g.Baseline)
+		assert.Equal(t, "rating", g.Unit)
+		assert.Equal(t, g.Logits[0], g.Residual)
+		assert.InDelta(t, *g.Baseline+g.Alpha*g.Residual, *g.Prediction, 1e-12)
+		assert.Contains(t, g.BaselineKind, "training mean")
+		assert.Greater(t, *g.Baseline, 1.0, "the training mean rating is on the 1-5 scale")
+		assert.Less(t, *g.Baseline, 5.0)
+
+		// With a user and an item the baseline is their bias model's prediction.
+		item := index.Items[index.History[0][0]]
+		p.Predictions = nil
+		okJSON(t, &p, "predict", "--model", beh, "--text", text, "--user", user, "--item", item, "--json")
+		require.Len(t, p.Predictions, 1)
+		assert.Contains(t, p.Predictions[0].BaselineKind, "user "+user)
+		assert.InDelta(t, g.Residual, p.Predictions[0].Residual, 1e-9, "the same text, the same head output")
+		human := ok(t, "predict", "--model", beh, "--text", text)
+		assert.Contains(t, human, "prediction: ")
+		assert.Contains(t, human, " rating (= baseline ")
+		r := hier(t, "predict", "--model", beh, "--text", text, "--user", "no-such-user")
+		requireOneLineError(t, r, exitError, "unknown user", "no-such-user")
+		r = hier(t, "predict", "--model", filepath.Join(out, "checkpoints", "sentiment"), "--text", text, "--user", user)
+		requireOneLineError(t, r, exitUsage, "behaviour head")
+
+		// A checkpoint written before the baseline was stored prints the residual, labelled.
+		old := filepath.Join(t.TempDir(), "behavior")
+		require.NoError(t, os.CopyFS(old, os.DirFS(beh)))
+		cfgPath := filepath.Join(old, "config.json")
+		var cfg map[string]json.RawMessage
+		b, err := os.ReadFile(cfgPath)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &cfg))
+		delete(cfg, "hier_target_mean")
+		b, err = json.Marshal(cfg)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(cfgPath, b, 0o644))
+		p.Predictions = nil
+		okJSON(t, &p, "predict", "--model", old, "--text", text, "--json")
+		require.Len(t, p.Predictions, 1)
+		assert.Nil(t, p.Predictions[0].Prediction)
+		assert.Contains(t, p.Predictions[0].Note, "does not store its baseline")
+		assert.Contains(t, ok(t, "predict", "--model", old, "--text", text), "residual: ")
 	})
 
 	t.Run("embed", func(t *testing.T) {
@@ -647,22 +720,56 @@ func TestPipelineRunGenericColumns(t *testing.T) {
 	requireVocab(t)
 	dir := t.TempDir()
 	var b strings.Builder
-	b.WriteString("uid,sku,stars,ts,title,body,clicks\n")
+	b.WriteString("uid,sku,stars,ts,title,body,clicks,product\n")
 	words := []string{"warm tone", "bright sound", "broke fast", "solid build", "noisy output", "great value"}
 	for u := 0; u < 12; u++ {
 		for k := 0; k < 5; k++ {
 			item := (u*3 + k*5) % 14
 			stars := 1 + (u+item)%5
-			fmt.Fprintf(&b, "u%d,sku%d,%d,%d,title %d,\"%s, item %d\",%d\n", u, item, stars, 1600000000+86400*k, k, words[(u+k)%len(words)], item, u*k)
+			product := ""
+			if item%2 == 0 {
+				product = fmt.Sprintf("Product %d", item) // odd items have no name
+			}
+			fmt.Fprintf(&b, "u%d,sku%d,%d,%d,title %d,\"%s, item %d\",%d,%s\n", u, item, stars, 1600000000+86400*k, k, words[(u+k)%len(words)], item, u*k, product)
 		}
 	}
 	path := filepath.Join(dir, "shop.csv")
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 	out := filepath.Join(dir, "run")
-	args := append([]string{"run", "--data", path, "--columns", "user=uid,item=sku,rating=stars,time=ts,summary=title,text=body,numeric=clicks",
+	args := append([]string{"run", "--data", path, "--columns", "user=uid,item=sku,rating=stars,time=ts,summary=title,text=body,numeric=clicks,title=product",
 		"--behavior-column", "clicks", "--out", out}, tinyBudget...)
 	raw, res := pipelineJSON(t, args...)
 	checkResults(t, raw, res, 12, allMethods, true)
+
+	// title= gives the items their names in recommend; items without one show the summary of
+	// their most helpful training review, quoted.
+	var rec struct {
+		Items []struct {
+			Item    string `json:"item"`
+			Title   string `json:"title"`
+			Summary string `json:"summary"`
+		} `json:"items"`
+	}
+	okJSON(t, &rec, "recommend", "--run", out, "--user", "u0", "--top-k", "14", "--json")
+	require.NotEmpty(t, rec.Items)
+	table := ok(t, "recommend", "--run", out, "--user", "u0", "--top-k", "14")
+	assert.Contains(t, strings.SplitN(table, "\n", 2)[0], "title")
+	summaries := 0
+	for _, it := range rec.Items {
+		var n int
+		_, err := fmt.Sscanf(it.Item, "sku%d", &n)
+		require.NoError(t, err)
+		if n%2 == 0 {
+			assert.Equal(t, fmt.Sprintf("Product %d", n), it.Title)
+			assert.Contains(t, table, it.Title)
+			assert.Empty(t, it.Summary, "an item with a title has no summary")
+		} else if assert.Empty(t, it.Title) && it.Summary != "" { // empty: no training review
+			assert.Regexp(t, `^title \d$`, it.Summary)
+			assert.Contains(t, table, `"`+it.Summary+`"`)
+			summaries++
+		}
+	}
+	assert.Positive(t, summaries, "some untitled item shows a review summary")
 
 	// A mapping without user= is a usage error on one line.
 	r := hier(t, "run", "--data", path, "--columns", "item=sku", "--out", filepath.Join(dir, "x"))

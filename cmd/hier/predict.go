@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hier-ai/hier/hier/gpt2"
+	"github.com/hier-ai/hier/hier/pipeline"
 	"github.com/hier-ai/hier/torch"
 	"github.com/urfave/cli/v2"
 )
@@ -22,6 +23,30 @@ type prediction struct {
 	Probabilities []float64 `json:"probabilities,omitempty"` // classification only
 	Label         string    `json:"label,omitempty"`         // single-label classification only
 	Labels        *[]string `json:"labels,omitempty"`        // multi-label classification only
+
+	// A hier behaviour head only: the prediction in the target's units.
+	*targetPrediction
+}
+
+// targetPrediction is a hier behaviour (H2) head's output in the target's units. The head
+// predicts the residual of the target over a user+item bias model; the prediction is
+// baseline + alpha·residual, as the run evaluates it.
+type targetPrediction struct {
+	// Prediction is in Unit (e.g. a rating on the data's scale); absent for a checkpoint that
+	// does not store its baseline.
+	Prediction *float64 `json:"prediction,omitempty"`
+	// Unit is the behaviour target the head was trained on, e.g. "rating".
+	Unit string `json:"unit"`
+	// Residual is the head's output (logits[0]): the target minus the baseline, before alpha.
+	Residual float64 `json:"residual"`
+	// Alpha is the weight of the residual chosen on validation.
+	Alpha float64 `json:"alpha"`
+	// Baseline is the bias model's prediction (BaselineKind says which: the training mean, or
+	// mean + user and item biases with --user/--item).
+	Baseline     *float64 `json:"baseline,omitempty"`
+	BaselineKind string   `json:"baseline_kind,omitempty"`
+	// Note explains an output without a prediction (an older checkpoint).
+	Note string `json:"note,omitempty"`
 }
 
 // predictOutput is the JSON document of 'hier predict --json'.
@@ -42,7 +67,15 @@ func cmdPredict() *cli.Command {
 			"logits and, for classification, the probabilities and the label:\n" +
 			"  single_label_classification: probabilities = softmax(logits), label = id2label[argmax]\n" +
 			"  multi_label_classification:  probabilities = sigmoid(logits), labels = those >= 0.5\n" +
-			"  regression:                  logits only\n\n" +
+			"  regression:                  logits only; for the behaviour head of 'hier run' / 'hier finetune'\n" +
+			"                               (checkpoints/behavior) also the prediction in the target's units\n\n" +
+			"The behaviour (H2) head predicts the residual of its target (the rating by default) over a\n" +
+			"user+item bias model: prediction = baseline + alpha * residual, where baseline is the training\n" +
+			"mean of the target, or with --user and --item that user's and item's bias model prediction\n" +
+			"(mean + b_u + b_i, from hier_bias.json in the checkpoint), and alpha the weight chosen on\n" +
+			"validation (both stored with the checkpoint). Its inputs look like the pipeline's:\n" +
+			"\"item: <item text> | user: (rated 5) <summary>; ...\". Checkpoints written before the baseline was\n" +
+			"stored print the residual only, labelled as such.\n\n" +
 			"--text is tokenized with the model directory's tokenizer (else third_party/gpt2);\n" +
 			"--input-ids takes comma-separated token ids (\"1,2,3\" or \"[1, 2, 3]\"). Inputs longer than\n" +
 			"--max-length (default n_positions) keep their first --max-length tokens (cutting to\n" +
@@ -54,7 +87,9 @@ func cmdPredict() *cli.Command {
 			"                    \"truncated\": true (only when cut), \"logits\": [...],\n" +
 			"                    \"probabilities\": [...], \"label\": \"positive\"}, ...]}\n" +
 			"predictions are in input order; regression has no probabilities/label; multi-label has\n" +
-			"\"labels\" (a list) instead of \"label\".",
+			"\"labels\" (a list) instead of \"label\". A behaviour head's predictions also have\n" +
+			"  \"prediction\": 4.21 (in \"unit\"), \"unit\": \"rating\", \"residual\": R, \"alpha\": A,\n" +
+			"  \"baseline\": B, \"baseline_kind\": \"...\"  (prediction = baseline + alpha * residual).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, TakesFile: true, Usage: "checkpoint directory (config.json, model.safetensors) (required)"},
 			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, KeepSpace: true,
@@ -66,6 +101,8 @@ func cmdPredict() *cli.Command {
 			&cli.IntFlag{Name: "batch-size", Value: 16, Usage: "inputs per forward pass"},
 			&cli.StringFlag{Name: "dtype", Value: "float32", Usage: "parameter dtype: float32 or float64"},
 			&cli.BoolFlag{Name: "special", Usage: "with --text, map \"<|endoftext|>\" to token 50256"},
+			&cli.StringFlag{Name: "user", Usage: "behaviour head: the user id whose bias enters the baseline (with --item)"},
+			&cli.StringFlag{Name: "item", Usage: "behaviour head: the item id whose bias enters the baseline (with --user)"},
 		},
 		Action: runPredict,
 	}
@@ -106,6 +143,23 @@ func runPredict(c *cli.Context) error {
 	cfg, err := gpt2.LoadConfig(dir)
 	if err != nil {
 		return err
+	}
+	target, isBehavior, err := pipeline.ReadBehaviorTarget(dir, cfg)
+	if err != nil {
+		return err
+	}
+	user, item := c.String("user"), c.String("item")
+	var baseline float64
+	var baselineKind string
+	switch {
+	case (user != "" || item != "") && !isBehavior:
+		return usageErrorf("predict: --user and --item apply only to a hier behaviour head (checkpoints/behavior of a run); %s is not one", dir)
+	case isBehavior && target.HasBaseline:
+		if baseline, baselineKind, err = target.Baseline(user, item); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	case isBehavior && (user != "" || item != ""):
+		return fmt.Errorf("predict: %s does not store the baseline of its behaviour head (written by an older hier), so --user/--item cannot be used; re-run 'hier finetune --task behavior' or 'hier run'", dir)
 	}
 	maxLen := cfg.NPositions
 	if c.IsSet("max-length") {
@@ -201,6 +255,9 @@ func runPredict(c *cli.Context) error {
 					return fmt.Errorf("predict: input #%d: %w", start+j+1, err)
 				}
 				p.Text, p.InputIDs, p.Truncated = in.text, in.ids, in.truncated
+				if isBehavior && problem == gpt2.ProblemRegression && len(lg) == 1 {
+					p.targetPrediction = inTargetUnits(lg[0], target, baseline, baselineKind)
+				}
 				out.Predictions[start+j] = p
 			}
 		}
@@ -213,6 +270,20 @@ func runPredict(c *cli.Context) error {
 		return writeJSON(env.Out, out)
 	}
 	return printPredictions(env, out, labelNames)
+}
+
+// inTargetUnits turns a behaviour head's output (a residual) into the target's units when the
+// checkpoint stores its baseline, and labels the residual as such when it does not.
+func inTargetUnits(residual float64, t pipeline.BehaviorTarget, baseline float64, kind string) *targetPrediction {
+	tp := &targetPrediction{Unit: t.Unit, Residual: residual, Alpha: t.Alpha}
+	if !t.HasBaseline {
+		tp.Note = "this checkpoint does not store its baseline (written by an older hier): residual is " + t.Unit +
+			" minus the user+item bias model's prediction, not a " + t.Unit
+		return tp
+	}
+	pred := baseline + t.Alpha*residual
+	tp.Prediction, tp.Baseline, tp.BaselineKind = &pred, &baseline, kind
+	return tp
 }
 
 // classifyBatch runs one forward pass over rows (right-padded with padID, with an attention
@@ -370,6 +441,14 @@ func printPredictions(env *Env, out predictOutput, labelNames []string) error {
 		}
 		if p.Labels != nil {
 			fmt.Fprintf(&b, "    labels: [%s]\n", strings.Join(*p.Labels, ", "))
+		}
+		if tp := p.targetPrediction; tp != nil {
+			if tp.Prediction != nil {
+				fmt.Fprintf(&b, "    prediction: %.4f %s (= baseline %.4f [%s] + alpha %g * residual %.4f)\n",
+					*tp.Prediction, tp.Unit, *tp.Baseline, tp.BaselineKind, tp.Alpha, tp.Residual)
+			} else {
+				fmt.Fprintf(&b, "    residual: %.4f (%s)\n", tp.Residual, tp.Note)
+			}
 		}
 	}
 	_, err := fmt.Fprint(env.Out, b.String())

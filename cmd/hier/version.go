@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 
+	"github.com/hier-ai/hier/hier/version"
 	"github.com/hier-ai/hier/torch"
 	"github.com/urfave/cli/v2"
 )
@@ -24,13 +24,9 @@ type versionInfo struct {
 	CPUs          int    `json:"cpus"`
 }
 
-// hierVersion is the main module's version from the build info ("(devel)" for a local build).
-func hierVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
+// hierVersion is the module's version from the build info ("(devel)" for a local build, with
+// the VCS revision when recorded); metrics.json records the same (version.Hier).
+func hierVersion() string { return version.Hier() }
 
 func cmdVersion() *cli.Command {
 	return &cli.Command{

@@ -52,7 +52,12 @@ func LoadAmazon(path string, opts LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.finish(datasetName(path, opts), format, src.name)
+	ds, err := c.finish(datasetName(path, opts), format, src.name)
+	if err != nil {
+		return nil, err
+	}
+	ds.Files = []string{path}
+	return ds, nil
 }
 
 // amazonFields is one review in string form, shared by the JSON and CSV

@@ -57,6 +57,23 @@ type Interaction struct {
 	Row int
 }
 
+// ItemInfo is what a source says about an item besides its interactions,
+// for display. Empty fields are unknown.
+type ItemInfo struct {
+	// Title is the item's name: MovieLens u.item's title (Latin-1 decoded),
+	// the synthetic shop's product name, or the generic loader's title
+	// column (Columns.Title).
+	Title string `json:"title,omitempty"`
+	// Category is the synthetic shop's product category.
+	Category string `json:"category,omitempty"`
+	// Genres are MovieLens's flagged genres, in u.genre order.
+	Genres []string `json:"genres,omitempty"`
+	// ReleaseDate and URL are MovieLens's release date and IMDb URL, as in
+	// u.item.
+	ReleaseDate string `json:"release_date,omitempty"`
+	URL         string `json:"url,omitempty"`
+}
+
 // Counts summarises a loaded dataset. Users, Items and Interactions are
 // counted after skipping malformed records and removing duplicates.
 type Counts struct {
@@ -79,8 +96,16 @@ type Dataset struct {
 	// Interactions in source order (increasing Row), deduplicated.
 	Interactions []Interaction
 	// ItemText holds static item descriptions keyed by item id (e.g.
-	// MovieLens title + genres); nil if the data has none.
+	// MovieLens title + genres); nil if the data has none. It is model input
+	// (item text vectors, behaviour texts).
 	ItemText map[string]string
+	// Items holds display metadata keyed by item id (a title and whatever
+	// else the source has, see ItemInfo); nil if the source has none. It is
+	// shown beside recommendations and never read by a model.
+	Items map[string]ItemInfo
+	// Files are the files the loader read (absolute or as given), in reading
+	// order; nil for generated or hand-made datasets.
+	Files []string
 	// HasReviewText reports whether interactions carry review text (at
 	// least one interaction has a non-empty Text or Summary).
 	HasReviewText bool
@@ -214,6 +239,7 @@ type collector struct {
 	reasons []string
 	rows    int // data records seen so far (Row of the next record)
 	times   timeColumn
+	items   map[string]ItemInfo // display metadata read with the records (generic title column)
 }
 
 // full reports whether MaxRecords data records have been read.
@@ -274,6 +300,7 @@ func (c *collector) finish(name, format, file string) (*Dataset, error) {
 		Interactions:   c.out,
 		SkippedReasons: c.reasons,
 		TimeUnit:       unit,
+		Items:          c.items,
 	}
 	ds.Counts.Skipped = c.skipped
 	ds.Counts.Duplicates = dedup(ds)

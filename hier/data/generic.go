@@ -26,6 +26,11 @@ type Columns struct {
 	// Text and Summary are HTML-unescaped.
 	Text    string `json:"text,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Title, when set, is a column holding the item's title (display
+	// metadata, Dataset.Items; never model input). It is HTML-unescaped;
+	// an item's title is its first non-empty value in file order (among
+	// well-formed records).
+	Title string `json:"title,omitempty"`
 	// Numeric columns are stored in Interaction.Values under their column
 	// name; empty or absent values are left out, numbers may use thousands
 	// separators ("1,234"), JSON booleans become 1/0.
@@ -62,7 +67,34 @@ func LoadGeneric(path string, cols Columns, opts LoadOptions) (*Dataset, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.finish(datasetName(path, opts), format, src.name)
+	ds, err := c.finish(datasetName(path, opts), format, src.name)
+	if err != nil {
+		return nil, err
+	}
+	ds.Files = []string{path}
+	return ds, nil
+}
+
+// noteTitle records the title column of a well-formed record: an item keeps
+// its first non-empty title.
+func (c *collector) noteTitle(cols *Columns, item string, get genericGetter) {
+	if cols.Title == "" {
+		return
+	}
+	v, _, fe := get(cols.Title)
+	if fe != nil {
+		return
+	}
+	v = strings.TrimSpace(html.UnescapeString(v))
+	if v == "" {
+		return
+	}
+	if c.items == nil {
+		c.items = map[string]ItemInfo{}
+	}
+	if _, ok := c.items[item]; !ok {
+		c.items[item] = ItemInfo{Title: v}
+	}
 }
 
 // genericGetter returns the string value of a column and whether it is
@@ -168,7 +200,7 @@ func readGenericCSV(src *source, cols Columns, opts LoadOptions, c *collector) e
 	if err != nil {
 		return err
 	}
-	mapped := []string{cols.User, cols.Item, cols.Rating, cols.Time, cols.Text, cols.Summary}
+	mapped := []string{cols.User, cols.Item, cols.Rating, cols.Time, cols.Text, cols.Summary, cols.Title}
 	mapped = append(mapped, cols.Numeric...)
 	for _, name := range mapped {
 		if name == "" {
@@ -179,12 +211,14 @@ func readGenericCSV(src *source, cols Columns, opts LoadOptions, c *collector) e
 		}
 	}
 	return eachCSVRecord(src, r, len(header), c, func(rec []string, row, line int) *fieldErr {
-		it, numField, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+		get := func(name string) (string, bool, *fieldErr) {
 			return rec[idx[name]], true, nil
-		})
+		}
+		it, numField, fe := buildGeneric(&cols, get)
 		if fe != nil {
 			return fe
 		}
+		c.noteTitle(&cols, it.Item, get)
 		it.Row = row
 		c.addTimed(it, src.name, line, numField)
 		return nil
@@ -197,7 +231,7 @@ func readGenericJSON(src *source, cols Columns, c *collector) error {
 		if err := json.Unmarshal(line, &obj); err != nil {
 			return jsonErr(err), nil
 		}
-		it, numField, fe := buildGeneric(&cols, func(name string) (string, bool, *fieldErr) {
+		get := func(name string) (string, bool, *fieldErr) {
 			raw, ok := obj[name]
 			if !ok {
 				return "", false, nil
@@ -207,10 +241,17 @@ func readGenericJSON(src *source, cols Columns, c *collector) error {
 				return "", false, &fieldErr{name, err.Error()}
 			}
 			return v, present, nil
-		})
+		}
+		it, numField, fe := buildGeneric(&cols, get)
 		if fe != nil {
 			return fe, nil
 		}
+		if cols.Title != "" {
+			if _, _, fe := get(cols.Title); fe != nil {
+				return fe, nil
+			}
+		}
+		c.noteTitle(&cols, it.Item, get)
 		it.Row = row
 		c.addTimed(it, src.name, lineNo, numField)
 		return nil, nil

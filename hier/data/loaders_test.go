@@ -384,6 +384,11 @@ func TestMovieLensSmall(t *testing.T) {
 		"10": "Café Society (1999) | Comedy, Drama",
 		"11": "Plain (2000)",
 	}, ds.ItemText)
+	require.Equal(t, map[string]ItemInfo{
+		"10": {Title: "Café Society (1999)", Genres: []string{"Comedy", "Drama"}, ReleaseDate: "01-Jan-1999", URL: "http://x"},
+		"11": {Title: "Plain (2000)", ReleaseDate: "01-Jan-2000", URL: "http://x"},
+	}, ds.Items)
+	require.Equal(t, []string{filepath.Join(dir, "u.data"), filepath.Join(dir, "u.item")}, ds.Files)
 	kept, ok := findInteraction(ds, "1", "10")
 	require.True(t, ok)
 	require.Equal(t, int64(99), kept.Time, "duplicate: earliest time kept")
@@ -396,6 +401,43 @@ func TestMovieLensSmall(t *testing.T) {
 	ds, err = LoadMovieLens(dir, LoadOptions{})
 	require.NoError(t, err)
 	require.Nil(t, ds.ItemText)
+	require.Nil(t, ds.Items)
+}
+
+// The generic loader's optional title column gives display titles: an item's first non-empty
+// title in file order, HTML-unescaped; items without one have no entry.
+func TestGenericTitleColumn(t *testing.T) {
+	dir := t.TempDir()
+	csv := "uid,sku,name,stars\n" +
+		"u1,A,,4\n" +
+		"u2,A,Alpha &amp; Omega,5\n" +
+		"u3,A,Later title,3\n" +
+		"u1,B,Beta,x\n" + // malformed: its title is not used
+		"u2,C,  ,2\n"
+	path := writeFile(t, dir, "items.csv", []byte(csv))
+	cols := Columns{User: "uid", Item: "sku", Rating: "stars", Title: "name"}
+	ds, err := LoadGeneric(path, cols, LoadOptions{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]ItemInfo{"A": {Title: "Alpha & Omega"}}, ds.Items)
+	require.Equal(t, []string{path}, ds.Files)
+
+	jl := `{"uid": "u1", "sku": "A", "name": "Alpha"}` + "\n" + `{"uid": "u1", "sku": "B", "name": {"x": 1}}` + "\n"
+	ds, err = LoadGeneric(writeFile(t, dir, "items.jsonl", []byte(jl)), cols, LoadOptions{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]ItemInfo{"A": {Title: "Alpha"}}, ds.Items)
+	require.Equal(t, 1, ds.Counts.Skipped, "a non-scalar title is a malformed record")
+	_, err = LoadGeneric(writeFile(t, dir, "items2.jsonl", []byte(jl)), cols, LoadOptions{Strict: true})
+	require.EqualError(t, err, `items2.jsonl:2: field "name": is an object or array, want a scalar`)
+
+	// A title column missing from the header is an error naming it; without the option there
+	// is no metadata.
+	cols.Title = "title"
+	_, err = LoadGeneric(path, cols, LoadOptions{})
+	require.ErrorContains(t, err, `column "title" is not in the CSV header`)
+	cols.Title = ""
+	ds, err = LoadGeneric(path, cols, LoadOptions{})
+	require.NoError(t, err)
+	require.Nil(t, ds.Items)
 }
 
 // ---- errors for empty and wrong-kind inputs ----

@@ -38,7 +38,9 @@ var movieLensGenres = []string{
 // "Toy Story (1995) | Animation, Children's, Comedy" (only the title when no
 // genre is flagged). Malformed u.item lines are skipped (and counted in
 // Counts.Skipped) like malformed ratings, or are errors with opts.Strict.
-// opts.MaxRecords applies to u.data lines.
+// opts.MaxRecords applies to u.data lines. Items[id] holds the display
+// metadata of u.item: the title, the flagged genres, the release date and
+// the IMDb URL (empty fields left out).
 func LoadMovieLens(dir string, opts LoadOptions) (*Dataset, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -48,7 +50,8 @@ func LoadMovieLens(dir string, opts LoadOptions) (*Dataset, error) {
 		return nil, fmt.Errorf("%s: not a directory (MovieLens 100K is a directory with u.data and u.item)", dir)
 	}
 	c := &collector{opts: opts}
-	src, err := openSource(filepath.Join(dir, "u.data"))
+	files := []string{filepath.Join(dir, "u.data")}
+	src, err := openSource(files[0])
 	if err != nil {
 		return nil, fmt.Errorf("movielens: %w", err)
 	}
@@ -65,16 +68,19 @@ func LoadMovieLens(dir string, opts LoadOptions) (*Dataset, error) {
 			return nil, fmt.Errorf("u.genre: %w", err)
 		}
 		genres = g
+		files = append(files, filepath.Join(dir, "u.genre"))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 
 	var itemText map[string]string
+	var items map[string]ItemInfo
 	if b, err := os.ReadFile(filepath.Join(dir, "u.item")); err == nil {
-		itemText, err = parseMovieLensItems(b, genres, c)
+		itemText, items, err = parseMovieLensItems(b, genres, c)
 		if err != nil {
 			return nil, err
 		}
+		files = append(files, filepath.Join(dir, "u.item"))
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -83,7 +89,7 @@ func LoadMovieLens(dir string, opts LoadOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds.ItemText = itemText
+	ds.ItemText, ds.Items, ds.Files = itemText, items, files
 	return ds, nil
 }
 
@@ -187,8 +193,11 @@ func decodeLatin1(b []byte) string {
 	return s
 }
 
-func parseMovieLensItems(b []byte, genres []string, c *collector) (map[string]string, error) {
+// parseMovieLensItems reads u.item into the item texts (model input) and the
+// display metadata.
+func parseMovieLensItems(b []byte, genres []string, c *collector) (map[string]string, map[string]ItemInfo, error) {
 	text := make(map[string]string)
+	info := make(map[string]ItemInfo)
 	want := 5 + len(genres)
 	for i, line := range strings.Split(decodeLatin1(b), "\n") {
 		line = strings.TrimSuffix(line, "\r")
@@ -216,15 +225,17 @@ func parseMovieLensItems(b []byte, genres []string, c *collector) (map[string]st
 		}
 		if fe != nil {
 			if err := c.badAt("u.item", i+1, fe); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			continue
 		}
-		t := strings.TrimSpace(f[1])
+		id, title := strings.TrimSpace(f[0]), strings.TrimSpace(f[1])
+		t := title
 		if len(names) > 0 {
 			t += " | " + strings.Join(names, ", ")
 		}
-		text[strings.TrimSpace(f[0])] = t
+		text[id] = t
+		info[id] = ItemInfo{Title: title, Genres: names, ReleaseDate: strings.TrimSpace(f[2]), URL: strings.TrimSpace(f[4])}
 	}
-	return text, nil
+	return text, info, nil
 }

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,11 @@ func TestLoadMovieLens100K(t *testing.T) {
 	require.Equal(t, "Toy Story (1995) | Animation, Children's, Comedy", ds.ItemText["1"])
 	require.Equal(t, "Misérables, Les (1995) | Drama, Musical", ds.ItemText["543"])
 	require.Equal(t, "C'est arrivé près de chez vous (1992) | Comedy, Crime, Drama", ds.ItemText["1104"])
+	// Display metadata: u.item's Latin-1 titles decoded to UTF-8.
+	require.Len(t, ds.Items, 1682)
+	require.Equal(t, ItemInfo{Title: "Misérables, Les (1995)", Genres: []string{"Drama", "Musical"}, ReleaseDate: "01-Jan-1995",
+		URL: "http://us.imdb.com/M/title-exact?Mis%E9rables%2C%20Les%20%281995%29"}, ds.Items["543"])
+	require.Equal(t, []string{filepath.Join(dir, "u.data"), filepath.Join(dir, "u.genre"), filepath.Join(dir, "u.item")}, ds.Files)
 	first := ds.Interactions[0]
 	require.Equal(t, Interaction{User: "196", Item: "242", Rating: 3, Time: 881250949, Row: 0}, first)
 

@@ -237,7 +237,8 @@ func (cfg *SyntheticConfig) fill() {
 //
 // Items belong to categories (guitars, drums, keyboards, microphones,
 // cables, amplifiers, ...); each has a name and a description drawn from its
-// category's vocabulary (Dataset.ItemText: "name | category | description").
+// category's vocabulary (Dataset.ItemText: "name | category | description";
+// Dataset.Items: the name as Title and the category).
 // Users have Dirichlet-distributed category preferences and a sentiment
 // bias; each chooses MinPerUser..MaxPerUser distinct items over time, mostly
 // from preferred categories (popular items more often). The rating (1..5)
@@ -256,6 +257,7 @@ func Synthetic(cfg SyntheticConfig) *Dataset {
 	items := make([]shopItem, cfg.Items)
 	byCat := make([][]int, K)
 	itemText := make(map[string]string, cfg.Items)
+	itemInfo := make(map[string]ItemInfo, cfg.Items)
 	for i := range items {
 		c := i % K
 		cat := &shopCategories[c]
@@ -275,6 +277,7 @@ func Synthetic(cfg SyntheticConfig) *Dataset {
 		desc := fmt.Sprintf("%s %s %s with %s %s and %s %s. Built for %s; the %s is %s.",
 			article(adj), adj, it.noun, q[0], f[0], q[1], f[1], pick(rng, shopUses), f[2], q[2])
 		itemText[it.id] = it.name + " | " + cat.name + " | " + desc
+		itemInfo[it.id] = ItemInfo{Title: it.name, Category: cat.name}
 		items[i] = it
 		byCat[c] = append(byCat[c], i)
 	}
@@ -336,7 +339,7 @@ func Synthetic(cfg SyntheticConfig) *Dataset {
 		}
 		return events[a].seq < events[b].seq
 	})
-	ds := &Dataset{Name: "synthetic-shop", Format: FormatSynthetic, ItemText: itemText}
+	ds := &Dataset{Name: "synthetic-shop", Format: FormatSynthetic, ItemText: itemText, Items: itemInfo}
 	ds.Interactions = make([]Interaction, len(events))
 	for k := range events {
 		ds.Interactions[k] = events[k].it

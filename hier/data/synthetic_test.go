@@ -33,6 +33,13 @@ func TestSyntheticCounts(t *testing.T) {
 	require.Equal(t, 300, ds.Counts.Users)
 	require.Equal(t, 120, ds.Counts.Items)
 	require.Len(t, ds.ItemText, 120)
+	// Display metadata: each item's product name and category, the first two parts of its text.
+	require.Len(t, ds.Items, 120)
+	for id, info := range ds.Items {
+		parts := strings.Split(ds.ItemText[id], " | ")
+		require.Equal(t, ItemInfo{Title: parts[0], Category: parts[1]}, info, id)
+	}
+	require.Nil(t, ds.Files)
 	require.InDelta(t, 4200, ds.Counts.Interactions, 400)
 	require.Equal(t, 0, ds.Counts.Duplicates)
 	require.Equal(t, 0, ds.Counts.Skipped)

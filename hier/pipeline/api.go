@@ -36,11 +36,14 @@ type Index struct {
 	Method string `json:"method"`
 }
 
-// Recommendation is one recommended item.
+// Recommendation is one recommended item, with its display metadata from the run's items.json
+// when there is any (title, or summary, category, genres, ...: see ItemMeta; absent fields are
+// left out of the JSON).
 type Recommendation struct {
 	Item  string  `json:"item"`
 	Score float64 `json:"score"`
 	Rank  int     `json:"rank"` // 1-based
+	ItemMeta
 }
 
 // RunModel is a finished run loaded for serving. Recommend and Embed are safe for concurrent use.
@@ -49,6 +52,9 @@ type RunModel struct {
 	Index   Index
 	H       *Matrix // the served method's user vectors [users, D+1] (Index.Method)
 	ItemVec *Matrix // its item vectors [items, D+1]: scores are dot products
+	// Items is the display metadata of items.json by item id (nil for a run made before
+	// items.json existed, or whose data has no item metadata).
+	Items   map[string]ItemMeta
 	userIdx map[string]int
 
 	encOnce sync.Once
@@ -97,6 +103,9 @@ func LoadRun(dir string) (*RunModel, error) {
 			}
 		}
 	}
+	if r.Items, err = readItems(dir); err != nil {
+		return nil, err
+	}
 	r.userIdx = make(map[string]int, len(r.Index.Users))
 	for i, u := range r.Index.Users {
 		r.userIdx[u] = i
@@ -114,7 +123,7 @@ func (r *RunModel) Recommend(user string, k int) ([]Recommendation, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("pipeline: k must be >= 1, got %d", k)
 	}
-	recs, err := topK([]int{u}, r.H, r.ItemVec, r.Index.History, r.Index.Items, k)
+	recs, err := topK([]int{u}, r.H, r.ItemVec, r.Index.History, r.Index.Items, r.Items, k)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +131,9 @@ func (r *RunModel) Recommend(user string, k int) ([]Recommendation, error) {
 }
 
 // topK ranks the full catalogue for the given users: scores = users·itemsᵀ by one matrix
-// product, each user's history masked with -inf, then torch.topk. It returns one list per user.
-func topK(users []int, h, items *Matrix, history [][]int, ids []string, k int) (out [][]Recommendation, err error) {
+// product, each user's history masked with -inf, then torch.topk. It returns one list per user,
+// each item with its metadata from meta (may be nil).
+func topK(users []int, h, items *Matrix, history [][]int, ids []string, meta map[string]ItemMeta, k int) (out [][]Recommendation, err error) {
 	if k > items.Rows {
 		k = items.Rows
 	}
@@ -156,7 +166,8 @@ func topK(users []int, h, items *Matrix, history [][]int, ids []string, k int) (
 				if math.IsInf(float64(sc), -1) {
 					break // fewer than k items outside the history
 				}
-				out[r] = append(out[r], Recommendation{Item: ids[ix[r*k+j]], Score: float64(sc), Rank: j + 1})
+				id := ids[ix[r*k+j]]
+				out[r] = append(out[r], Recommendation{Item: id, Score: float64(sc), Rank: j + 1, ItemMeta: meta[id]})
 			}
 		}
 		return nil

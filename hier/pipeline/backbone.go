@@ -14,8 +14,7 @@ import (
 type backboneOut struct {
 	model *gpt2.Model // eval mode; the caller frees it
 	desc  string      // "pretrained:<dir>" or "scratch:<n_layer>x<n_embd>"
-	curve []float64   // pre-training loss per optimizer step (nil when loaded as is)
-	valid []float64   // validation loss per epoch
+	curve *StageCurve // pre-training curves (nil when loaded as is)
 }
 
 // trainBackbone loads Options.ModelDir (continued with the causal-LM objective when
@@ -107,29 +106,17 @@ func trainBackbone(e *env, p *prepared) (*backboneOut, error) {
 	}
 	e.log.Info("pre-training backbone", "n_layer", m.Config.NLayer, "n_embd", m.Config.NEmbd, "examples", len(trainSet), "tokens", trainSet.Tokens(),
 		"lm_head_vocab", len(task.Vocab))
-	res, err := train.Fit(e.ctx, task, trainSet, validSet, stageConfig(e, e.opts.Pretrain, "pretrain"))
+	_, c, err := fitWithCurve(e, task, trainSet, validSet, stageConfig(e, e.opts.Pretrain, "pretrain"), "cross-entropy (nats per token)")
 	if err != nil {
 		return fail(err)
 	}
-	out.curve = res.StepLosses
-	out.valid = validCurve(res, "loss")
+	out.curve = &c
 	m.Train(false)
 	out.model = m
 	if err := saveBackbone(m, dir, p); err != nil {
 		return fail(err)
 	}
 	return out, nil
-}
-
-// validCurve is a validation metric per evaluated epoch.
-func validCurve(res *train.Result, metric string) []float64 {
-	var ys []float64
-	for _, ep := range res.Epochs {
-		if ep.Metrics != nil {
-			ys = append(ys, ep.Metrics.Values[metric])
-		}
-	}
-	return ys
 }
 
 // Pre-training vocabularies (Options.PretrainVocab).

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/hier-ai/hier/hier/baseline"
 	"github.com/hier-ai/hier/hier/data"
@@ -25,14 +26,6 @@ const (
 	headsMultitask = "multitask"
 )
 
-// curve is one training stage's curves for the plots: the training loss per optimizer step and
-// a validation metric per epoch.
-type curve struct {
-	Train       []float64
-	Valid       []float64
-	ValidMetric string
-}
-
 // headsOut is the output of the heads stage.
 type headsOut struct {
 	sent *gpt2.SequenceClassifier // nil when not trained (no review text, or not asked for)
@@ -43,7 +36,7 @@ type headsOut struct {
 	bias    *baseline.Biases
 	biasSel baseline.BiasSelection
 	alpha   float64
-	curves  map[string]curve
+	curves  map[string]StageCurve
 	// skipped says why a level was not trained ("h1": "…").
 	skipped map[string]string
 }
@@ -219,7 +212,7 @@ func trainHeads(e *env, p *prepared, which string) (h *headsOut, err error) {
 	if which == headsBoth && o.Multitask {
 		which = headsMultitask
 	}
-	h = &headsOut{curves: map[string]curve{}, skipped: map[string]string{}, alpha: 1}
+	h = &headsOut{curves: map[string]StageCurve{}, skipped: map[string]string{}, alpha: 1}
 	defer func() {
 		if err != nil {
 			h.free()
@@ -291,22 +284,22 @@ func trainHeads(e *env, p *prepared, which string) (h *headsOut, err error) {
 		if doSent {
 			cfg := stageConfig(e, o.Sentiment, "sentiment")
 			done := withEarlyStopping(e, &cfg, "sentiment", "macro_f1", sValid)
-			res, err := train.Fit(e.ctx, &train.ClassificationTask{Model: h.sent, Labels: SentimentLabels, Tokenizer: p.tok}, sTrain, sValid, cfg)
+			_, c, err := fitWithCurve(e, &train.ClassificationTask{Model: h.sent, Labels: SentimentLabels, Tokenizer: p.tok}, sTrain, sValid, cfg, sentimentLoss(o))
 			done()
 			if err != nil {
 				return nil, err
 			}
-			h.curves["sentiment"] = curve{Train: res.StepLosses, Valid: validCurve(res, "macro_f1"), ValidMetric: "macro-F1"}
+			h.curves["sentiment"] = c
 		}
 		if doBeh {
 			cfg := stageConfig(e, o.Behavior, "behavior")
 			done := withEarlyStopping(e, &cfg, "behavior", "rmse", bValid)
-			res, err := train.Fit(e.ctx, &train.RegressionTask{Model: h.beh, Tokenizer: p.tok}, bTrain, bValid, cfg)
+			_, c, err := fitWithCurve(e, &train.RegressionTask{Model: h.beh, Tokenizer: p.tok}, bTrain, bValid, cfg, behaviorLoss(o))
 			done()
 			if err != nil {
 				return nil, err
 			}
-			h.curves["behavior"] = curve{Train: res.StepLosses, Valid: validCurve(res, "rmse"), ValidMetric: "RMSE"}
+			h.curves["behavior"] = c
 		}
 	}
 	if h.sent != nil {
@@ -320,13 +313,22 @@ func trainHeads(e *env, p *prepared, which string) (h *headsOut, err error) {
 		if h.alpha, err = chooseAlpha(e, p, h); err != nil {
 			return nil, err
 		}
+		// The head predicts a residual; what turns it back into the target's units (prediction =
+		// mean + b_u + b_i + alpha·head) is stored with it: mean, alpha and the target in
+		// config.json, the user and item biases in hier_bias.json beside it.
 		ex := h.beh.Config().Extra
-		ex["hier_target"] = json.RawMessage(`"residual of the behavior target over the user+item bias model"`)
-		ex["hier_behavior_column"] = json.RawMessage(fmt.Sprintf("%q", o.BehaviorColumn))
-		ex["hier_bias_lambda_u"] = json.RawMessage(fmt.Sprintf("%g", h.biasSel.Config.LambdaU))
-		ex["hier_bias_lambda_i"] = json.RawMessage(fmt.Sprintf("%g", h.biasSel.Config.LambdaI))
-		ex["hier_blend_alpha"] = json.RawMessage(fmt.Sprintf("%g", h.alpha))
-		if err := h.beh.Save(filepath.Join(e.out, BehaviorDir), p.tok); err != nil {
+		ex[extraTarget] = json.RawMessage(`"residual of the behavior target over the user+item bias model"`)
+		ex[extraColumn] = json.RawMessage(fmt.Sprintf("%q", o.BehaviorColumn))
+		ex[extraBiasLambdU] = json.RawMessage(strconv.FormatFloat(h.biasSel.Config.LambdaU, 'g', -1, 64))
+		ex[extraBiasLambdI] = json.RawMessage(strconv.FormatFloat(h.biasSel.Config.LambdaI, 'g', -1, 64))
+		ex[extraAlpha] = json.RawMessage(strconv.FormatFloat(h.alpha, 'g', -1, 64))
+		ex[extraMean] = json.RawMessage(strconv.FormatFloat(h.bias.Mean(), 'g', -1, 64))
+		ex[extraBiasFile] = json.RawMessage(fmt.Sprintf("%q", BehaviorBaselineFile))
+		dir := filepath.Join(e.out, BehaviorDir)
+		if err := h.beh.Save(dir, p.tok); err != nil {
+			return nil, err
+		}
+		if err := writeJSON(filepath.Join(dir, BehaviorBaselineFile), behaviorBaseline(o, p, h)); err != nil {
 			return nil, err
 		}
 	}

@@ -188,11 +188,12 @@ func fitMultitask(e *env, h *headsOut, sTrain, sValid, bTrain, bValid train.Data
 	cfg := stageConfig(e, st, "multitask")
 	valid := join(sValid, bValid)
 	done := withEarlyStopping(e, &cfg, "multitask", "loss", valid)
-	res, err := train.Fit(e.ctx, &multiTask{sent: h.sent, beh: h.beh, wS: e.opts.SentimentWeight, wB: e.opts.BehaviorWeight}, join(sTrain, bTrain), valid, cfg)
+	loss := fmt.Sprintf("%g × %s + %g × %s", e.opts.SentimentWeight, sentimentLoss(&e.opts), e.opts.BehaviorWeight, behaviorLoss(&e.opts))
+	_, c, err := fitWithCurve(e, &multiTask{sent: h.sent, beh: h.beh, wS: e.opts.SentimentWeight, wB: e.opts.BehaviorWeight}, join(sTrain, bTrain), valid, cfg, loss)
 	done()
 	if err != nil {
 		return err
 	}
-	h.curves["multitask"] = curve{Train: res.StepLosses, Valid: validCurve(res, "loss"), ValidMetric: "loss"}
+	h.curves["multitask"] = c
 	return nil
 }

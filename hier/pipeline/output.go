@@ -27,9 +27,9 @@ type recLine struct {
 	Items []Recommendation `json:"items"`
 }
 
-// writeRecommendations writes the top-k items of every user (history excluded) as JSON lines,
-// atomically.
-func writeRecommendations(path string, idx *Index, h, items *Matrix, k int) error {
+// writeRecommendations writes the top-k items of every user (history excluded), each with its
+// metadata from meta, as JSON lines, atomically.
+func writeRecommendations(path string, idx *Index, h, items *Matrix, meta map[string]ItemMeta, k int) error {
 	return torch.WriteFileAtomic(path, func(f *os.File) error {
 		w := bufio.NewWriter(f)
 		enc := json.NewEncoder(w)
@@ -39,7 +39,7 @@ func writeRecommendations(path string, idx *Index, h, items *Matrix, k int) erro
 			for u := start; u < min(start+chunk, len(idx.Users)); u++ {
 				users = append(users, u)
 			}
-			recs, err := topK(users, h, items, idx.History, idx.Items, k)
+			recs, err := topK(users, h, items, idx.History, idx.Items, meta, k)
 			if err != nil {
 				return err
 			}

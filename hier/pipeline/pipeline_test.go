@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -238,12 +239,49 @@ func TestRunEndToEndTiny(t *testing.T) {
 	require.Equal(t, res.Split.Test, total)
 	require.NotNil(t, res.SentimentBaseline)
 	require.Greater(t, res.Behavior.GlobalMean.RMSE, 0.0)
-	for _, f := range []string{ConfigFileName, IndexFileName, VectorsFileName, RecsFileName, MetricsFileName,
-		"plots/ranking.png", "plots/training_pretrain.png", "plots/recommender_valid_ndcg.png", BackboneDir + "/model.safetensors", SentimentDir + "/config.json", BehaviorDir + "/model.safetensors"} {
+	for _, f := range []string{ConfigFileName, IndexFileName, VectorsFileName, RecsFileName, MetricsFileName, ItemsFileName, CurvesFileName,
+		"plots/" + PlotRanking, "plots/" + PlotTraining, "plots/" + PlotRecommenders, BackboneDir + "/model.safetensors", SentimentDir + "/config.json",
+		BehaviorDir + "/model.safetensors", BehaviorDir + "/" + BehaviorBaselineFile} {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 	}
 	require.Equal(t, start, torch.LiveTensors(), "the run frees every tensor it makes")
+
+	// metrics.json: provenance, protocol, snake_case keys throughout.
+	raw, err := os.ReadFile(filepath.Join(out, MetricsFileName))
+	require.NoError(t, err)
+	checkProvenance(t, raw, tinyOptions(out).Seed)
+	require.Nil(t, res.Data.Files, "an in-memory dataset has no files")
+	require.Equal(t, data.FormatSynthetic, res.Data.Format)
+
+	// curves.json: every stage's training loss per step and validation loss from step 0 to the
+	// last step; the recommenders' histories.
+	var curves Curves
+	raw, err = os.ReadFile(filepath.Join(out, CurvesFileName))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &curves))
+	require.Equal(t, []string{"backbone", "behavior", "sentiment"}, sortedKeys(curves.Stages))
+	for k, c := range curves.Stages {
+		require.NotEmpty(t, c.Train, k)
+		require.GreaterOrEqual(t, len(c.Valid), 3, "%s: before, during and after training", k)
+		require.Equal(t, 0, c.Valid[0].Step, k)
+		require.Equal(t, len(c.Train), c.Valid[len(c.Valid)-1].Step, k)
+		require.NotEmpty(t, c.Loss, k)
+	}
+	require.Len(t, curves.Recommenders, len(methods)-1)
+
+	// The behaviour head stores its baseline: mean, alpha, and the biases.
+	bcfg, err := gpt2.LoadConfig(filepath.Join(out, BehaviorDir, gpt2.ConfigFile))
+	require.NoError(t, err)
+	bt, ok, err := ReadBehaviorTarget(filepath.Join(out, BehaviorDir), bcfg)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, bt.HasBaseline)
+	require.Equal(t, "rating", bt.Unit)
+	require.Equal(t, res.Behavior.Alpha, bt.Alpha)
+	v, _, err := bt.Baseline("U0001", "I0001")
+	require.NoError(t, err)
+	require.False(t, math.IsNaN(v))
 
 	// Evaluate rebuilds the split and reproduces the ranking numbers from the saved vectors.
 	ev, err := EvaluateDataset(context.Background(), tinyShop(), out, nil)
@@ -255,6 +293,30 @@ func TestRunEndToEndTiny(t *testing.T) {
 	require.Equal(t, res.Served, ev.Served)
 	require.Equal(t, res.Sentiment.Accuracy, ev.Sentiment.Accuracy)
 	require.InDelta(t, res.Behavior.Model.RMSE, ev.Behavior.Model.RMSE, 1e-9)
+	require.Equal(t, res.Protocol, ev.Protocol)
+	require.Equal(t, res.Seed, ev.Seed)
+	evRaw, err := json.Marshal(ev)
+	require.NoError(t, err)
+	checkProvenance(t, evRaw, res.Seed)
+
+	// A run written with schema_version 2 (protocol a string, no provenance) still evaluates.
+	metricsPath := filepath.Join(out, MetricsFileName)
+	saved, err := os.ReadFile(metricsPath)
+	require.NoError(t, err)
+	var v2 map[string]any
+	require.NoError(t, json.Unmarshal(saved, &v2))
+	v2["schema_version"], v2["protocol"] = 2, "per-user temporal leave-one-out"
+	for _, k := range []string{"date", "seed", "versions", "device", "threads", "data"} {
+		delete(v2, k)
+	}
+	b, err := json.Marshal(v2)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(metricsPath, b, 0o644))
+	ev2, err := EvaluateDataset(context.Background(), tinyShop(), out, nil)
+	require.NoError(t, err)
+	require.Equal(t, res.Ranking, ev2.Ranking)
+	require.Equal(t, SchemaVersion, ev2.SchemaVersion)
+	require.NoError(t, os.WriteFile(metricsPath, saved, 0o644))
 
 	// Serving: recommendations exclude history and are the same from many goroutines.
 	run, err := LoadRun(out)
@@ -270,7 +332,21 @@ func TestRunEndToEndTiny(t *testing.T) {
 	}
 	for _, r := range want {
 		require.False(t, hist[r.Item], "recommended a history item %s", r.Item)
+		require.NotEmpty(t, r.Title, "the synthetic shop's items have titles")
+		require.NotEmpty(t, r.Category)
 	}
+	// A run made before items.json existed still serves, with ids only.
+	require.NoError(t, os.Remove(filepath.Join(out, ItemsFileName)))
+	old, err := LoadRun(out)
+	require.NoError(t, err)
+	got, err := old.Recommend(user, 5)
+	require.NoError(t, err)
+	require.Len(t, got, 5)
+	for k := range got {
+		require.Equal(t, want[k].Item, got[k].Item)
+		require.Equal(t, ItemMeta{}, got[k].ItemMeta)
+	}
+	old.Close()
 	emb, err := run.Embed([]string{"a bright acoustic guitar"})
 	require.NoError(t, err)
 	var wg sync.WaitGroup

@@ -10,8 +10,10 @@ import (
 	"github.com/hier-ai/hier/hier/rec"
 )
 
-// SchemaVersion is the version of metrics.json's layout.
-const SchemaVersion = 2
+// SchemaVersion is the version of metrics.json's layout. 3 added the provenance (date, seed,
+// versions, device, threads, data) and made protocol an object; Evaluate still reads runs of
+// version 2.
+const SchemaVersion = 3
 
 // Counts are the dataset counts reported in the results.
 type Counts struct {
@@ -29,11 +31,6 @@ type SplitSizes struct {
 	Test           int `json:"test"`
 	TrainOnlyUsers int `json:"train_only_users"`
 }
-
-// Protocol states how the ranking numbers are computed.
-const Protocol = "per-user temporal leave-one-out (last interaction test, second last validation, users with < 3 interactions train-only); " +
-	"every item of the catalogue ranked; the user's training items (and at test the validation item) masked; " +
-	"ties pessimistic (the held-out item ranks behind every equal score); configurations chosen on validation NDCG@10, test read once"
 
 // SeedRanking is the ranking table of one seed.
 type SeedRanking struct {
@@ -75,11 +72,23 @@ type SeedChoice struct {
 
 // Results is the output of a run (metrics.json, and the object printed by --json).
 type Results struct {
-	SchemaVersion int        `json:"schema_version"`
-	Dataset       string     `json:"dataset"`
-	Counts        Counts     `json:"counts"`
-	Split         SplitSizes `json:"split"`
-	Protocol      string     `json:"protocol"`
+	SchemaVersion int `json:"schema_version"`
+	// Date is when the results were computed (RFC 3339, UTC).
+	Date string `json:"date"`
+	// Seed is the run's seed (Options.Seed): pre-training, heads, sampling, and the first
+	// recommender seed.
+	Seed     uint64   `json:"seed"`
+	Versions Versions `json:"versions"`
+	// Device is the libtorch device used ("cpu", "cuda:0"); Threads libtorch's intra-op threads.
+	Device  string `json:"device"`
+	Threads int    `json:"threads"`
+	Dataset string `json:"dataset"`
+	// Data is where the dataset came from: its path, the files read with their SHA-256.
+	Data   DataSource `json:"data"`
+	Counts Counts     `json:"counts"`
+	Split  SplitSizes `json:"split"`
+	// Protocol states how the ranking numbers are computed.
+	Protocol ProtocolInfo `json:"protocol"`
 	// Sentiment is the H1 head's report on the test reviews; SentimentBaseline the TF-IDF +
 	// logistic-regression baseline's (nil when H1 was skipped).
 	Sentiment         *eval.Report `json:"sentiment,omitempty"`
@@ -238,7 +247,7 @@ func compare(res *Results, a, b *methodRuns) (*BootstrapComparison, error) {
 	if len(x) != len(y) {
 		return nil, errors.New("pipeline: methods were ranked on different test users")
 	}
-	bs, err := eval.PairedBootstrap(x, y, 10000, 1)
+	bs, err := eval.PairedBootstrap(x, y, bootstrapResamples, bootstrapSeed)
 	if err != nil {
 		return nil, err
 	}

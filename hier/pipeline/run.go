@@ -13,7 +13,6 @@ import (
 
 	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/rec"
-	"github.com/hier-ai/hier/hier/report"
 )
 
 // LoadDataset loads opts.DataPath, or generates opts.Synthetic.
@@ -80,7 +79,11 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 		return nil, err
 	}
 	e.out = work
-	res = &Results{SchemaVersion: SchemaVersion, Protocol: Protocol, Fusion: e.opts.Fusion, Multitask: e.opts.Multitask, Timings: map[string]float64{}, OutDir: final}
+	res = &Results{SchemaVersion: SchemaVersion, Fusion: e.opts.Fusion, Multitask: e.opts.Multitask, Timings: map[string]float64{}, OutDir: final}
+	src, err := dataSource(&e.opts, ds)
+	if err != nil {
+		return nil, err
+	}
 	if err := writeJSON(filepath.Join(work, ConfigFileName), e.opts); err != nil {
 		return nil, err
 	}
@@ -124,14 +127,21 @@ func RunDataset(ctx context.Context, ds *data.Dataset, opts Options, log *slog.L
 	if err := writeRun(e, p, f, ro, res); err != nil {
 		return nil, err
 	}
-	curves := map[string]curve{"pretrain": {Train: bb.curve, Valid: bb.valid, ValidMetric: "loss"}}
-	for k, v := range h.curves {
-		curves[k] = v
+	curves := &Curves{SchemaVersion: curvesSchemaVersion, Stages: map[string]StageCurve{}, Recommenders: recCurves(ro)}
+	if bb.curve != nil {
+		curves.Stages["backbone"] = *bb.curve
 	}
-	if err := plots(filepath.Join(work, PlotsDir), res, curves, ro); err != nil {
+	for k, v := range h.curves {
+		curves.Stages[k] = v
+	}
+	if err := writeJSON(filepath.Join(work, CurvesFileName), curves); err != nil {
+		return nil, err
+	}
+	if err := plots(filepath.Join(work, PlotsDir), res, curves); err != nil {
 		return nil, err
 	}
 	res.Wall = time.Since(started).Seconds()
+	fillProvenance(e, p, src, res)
 	if err := writeJSON(filepath.Join(work, MetricsFileName), res); err != nil {
 		return nil, err
 	}
@@ -222,7 +232,7 @@ func vectorName(side, method string, seed uint64) string {
 	return side + "." + method + ".seed" + strconv.FormatUint(seed, 10)
 }
 
-// writeRun writes index.json, vectors.safetensors and recommendations.jsonl. vectors.safetensors
+// writeRun writes index.json, vectors.safetensors, items.json and recommendations.jsonl. vectors.safetensors
 // holds the interest levels ("h0", "h1", "h2"), the item text vectors ("item_text"), every
 // method's test-stage vectors for every seed ("users.<method>.seed<N>" [users, D+1] and
 // "items.<method>.seed<N>" [items, D+1]: scores are their dot products), and the served method's
@@ -255,7 +265,11 @@ func writeRun(e *env, p *prepared, f *rec.Features, ro *recOut, res *Results) er
 	if err := writeVectors(filepath.Join(e.out, VectorsFileName), vecs, meta); err != nil {
 		return err
 	}
-	return writeRecommendations(filepath.Join(e.out, RecsFileName), idx, vecs["users"], vecs["items"], e.opts.TopK)
+	items := buildItems(p)
+	if err := writeJSON(filepath.Join(e.out, ItemsFileName), items); err != nil {
+		return err
+	}
+	return writeRecommendations(filepath.Join(e.out, RecsFileName), idx, vecs["users"], vecs["items"], items.Items, e.opts.TopK)
 }
 
 // IsRunDir reports whether dir holds a finished run (its config.json and metrics.json): the only
@@ -288,48 +302,4 @@ func swapDir(work, final string) error {
 		return os.RemoveAll(old)
 	}
 	return nil
-}
-
-// plots writes one training-curve PNG per training stage (loss per optimizer step), the
-// recommenders' validation NDCG@10 per epoch (first seed), and the test ranking as bars.
-func plots(dir string, res *Results, curves map[string]curve, ro *recOut) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	titles := map[string]string{"pretrain": "Backbone pre-training (causal LM)", "sentiment": "H1 sentiment head (cross-entropy)",
-		"behavior": "H2 behaviour head (MSE of the residual)", "multitask": "H1+H2 multi-task heads"}
-	for name, c := range curves {
-		if len(c.Train) == 0 {
-			continue
-		}
-		opts := report.CurveOptions{Title: titles[name] + ": training loss per step", XLabel: "optimizer step", YLabel: "loss"}
-		if err := report.TrainingCurvesWithOptions(filepath.Join(dir, "training_"+name+".png"), opts, []report.Series{steps("train", c.Train)}); err != nil {
-			return err
-		}
-	}
-	var nd []report.Series
-	for _, r := range ro.results {
-		var ys []float64
-		for _, ep := range r.Seeds[0].History {
-			ys = append(ys, ep.ValidNDCG)
-		}
-		if len(ys) > 0 {
-			nd = append(nd, steps(r.Variant.Name, ys))
-		}
-	}
-	if len(nd) > 0 {
-		if err := report.TrainingCurvesWithOptions(filepath.Join(dir, "recommender_valid_ndcg.png"), report.CurveOptions{Title: "Recommenders: validation NDCG@10 (chosen configuration, first seed)", XLabel: "epoch", YLabel: "NDCG@10"}, nd); err != nil {
-			return err
-		}
-	}
-	return report.MetricsBars(filepath.Join(dir, "ranking.png"), "Test ranking (leave-one-out, full catalogue, mean over seeds)", methodOrder(res), []string{"hr@10", "ndcg@10", "mrr"}, res.Ranking)
-}
-
-// steps is a series over 1, 2, … .
-func steps(name string, ys []float64) report.Series {
-	xs := make([]float64, len(ys))
-	for i := range xs {
-		xs[i] = float64(i + 1)
-	}
-	return report.Series{Name: name, X: xs, Y: ys}
 }

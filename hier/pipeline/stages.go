@@ -170,26 +170,43 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 	if err != nil {
 		return nil, err
 	}
-	var prev Results
-	raw, err := os.ReadFile(filepath.Join(runDir, MetricsFileName))
+	// What Evaluate reads of the run's metrics.json: these keys have kept their shape since
+	// schema_version 2.
+	var prev struct {
+		SchemaVersion int                 `json:"schema_version"`
+		Data          *DataSource         `json:"data"`
+		Skipped       map[string]string   `json:"skipped"`
+		Multitask     bool                `json:"multitask"`
+		Backbone      string              `json:"backbone"`
+		Recommenders  []RecommenderChoice `json:"recommenders"`
+	}
+	metricsFile := filepath.Join(runDir, MetricsFileName)
+	raw, err := os.ReadFile(metricsFile)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w (is %s a finished run?)", err, runDir)
 	}
 	if err := json.Unmarshal(raw, &prev); err != nil {
-		return nil, fmt.Errorf("pipeline: %s: %w", filepath.Join(runDir, MetricsFileName), err)
+		return nil, fmt.Errorf("pipeline: %s: %w", metricsFile, err)
 	}
-	if prev.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("pipeline: %s has schema_version %d; this hier reads %d (re-run `hier run`)", filepath.Join(runDir, MetricsFileName), prev.SchemaVersion, SchemaVersion)
+	if prev.SchemaVersion < 2 || prev.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("pipeline: %s has schema_version %d; this hier reads 2 to %d (re-run `hier run`)", metricsFile, prev.SchemaVersion, SchemaVersion)
 	}
 	e, err := newEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
+	src, err := dataSource(&e.opts, ds)
+	if err != nil {
+		return nil, err
+	}
+	if prev.Data != nil {
+		warnChangedData(e.log, metricsFile, prev.Data.Files, src.Files)
+	}
 	p, err := prepare(e, ds)
 	if err != nil {
 		return nil, err
 	}
-	res := &Results{SchemaVersion: SchemaVersion, Protocol: Protocol, Dataset: p.name, Counts: p.count, Split: p.split, Fusion: e.opts.Fusion,
+	res := &Results{SchemaVersion: SchemaVersion, Dataset: p.name, Counts: p.count, Split: p.split, Fusion: e.opts.Fusion,
 		Multitask: prev.Multitask, Backbone: prev.Backbone, Skipped: prev.Skipped, OutDir: runDir}
 	h, err := loadHeads(e, p, runDir)
 	if err != nil {
@@ -229,7 +246,22 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 	}
 	res.Timings = map[string]float64{"evaluate": time.Since(start).Seconds()}
 	res.Wall = time.Since(start).Seconds()
+	fillProvenance(e, p, src, res)
 	return res, nil
+}
+
+// warnChangedData logs a warning for every data file whose SHA-256 differs from the one the run
+// recorded (the numbers then need not match the run's).
+func warnChangedData(log *slog.Logger, metricsFile string, then, now []DataFile) {
+	was := map[string]string{}
+	for _, f := range then {
+		was[f.Path] = f.SHA256
+	}
+	for _, f := range now {
+		if h, ok := was[f.Path]; ok && h != f.SHA256 {
+			log.Warn("data file changed since the run (its SHA-256 differs from the one in metrics.json)", "file", f.Path, "metrics", metricsFile, "was", h, "now", f.SHA256)
+		}
+	}
 }
 
 // savedVectors reads one method's vectors for one seed and checks them against the split.
@@ -257,7 +289,7 @@ func savedVectors(ts map[string]*torch.Tensor, runDir, method string, seed uint6
 // loadHeads reloads a run's heads for evaluation: the checkpoints that exist, the bias model
 // refitted on the training split with the recorded regularisation, and the recorded blend.
 func loadHeads(e *env, p *prepared, runDir string) (h *headsOut, err error) {
-	h = &headsOut{curves: map[string]curve{}, skipped: map[string]string{}}
+	h = &headsOut{curves: map[string]StageCurve{}, skipped: map[string]string{}}
 	defer func() {
 		if err != nil {
 			h.free()
@@ -290,13 +322,13 @@ func loadHeads(e *env, p *prepared, runDir string) (h *headsOut, err error) {
 		return v, nil
 	}
 	cfg := baseline.DefaultBiasConfig()
-	if cfg.LambdaU, err = num("hier_bias_lambda_u"); err != nil {
+	if cfg.LambdaU, err = num(extraBiasLambdU); err != nil {
 		return nil, err
 	}
-	if cfg.LambdaI, err = num("hier_bias_lambda_i"); err != nil {
+	if cfg.LambdaI, err = num(extraBiasLambdI); err != nil {
 		return nil, err
 	}
-	if h.alpha, err = num("hier_blend_alpha"); err != nil {
+	if h.alpha, err = num(extraAlpha); err != nil {
 		return nil, err
 	}
 	tr := behaviorRatings(&e.opts, p.sd.Train)

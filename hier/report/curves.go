@@ -36,6 +36,9 @@ type CurveOptions struct {
 	// LogY draws the y axis on a logarithmic scale. All Y values must then
 	// be strictly positive.
 	LogY bool
+	// IntegerX puts ticks on whole numbers only (IntegerTicks), for x axes
+	// that count steps or epochs.
+	IntegerX bool
 }
 
 // markerThreshold is the largest series length for which individual
@@ -72,39 +75,12 @@ func TrainingCurvesWithOptions(path string, opts CurveOptions, series []Series) 
 
 	p := newPlot(opts.Title, xLabel, yLabel)
 	p.Add(newGrid(true))
-
-	entries := make([]legendEntry, 0, len(series))
-	ymin, ymax := math.Inf(1), math.Inf(-1)
-	for i, s := range series {
-		xys := make(plotter.XYs, len(s.X))
-		for j := range s.X {
-			xys[j].X, xys[j].Y = s.X[j], s.Y[j]
-			ymin, ymax = math.Min(ymin, s.Y[j]), math.Max(ymax, s.Y[j])
-		}
-		line, err := plotter.NewLine(xys)
-		if err != nil {
-			return fmt.Errorf("report: training curves %q: series %q: %w", path, s.Name, err)
-		}
-		line.Color = paletteColor(i)
-		line.Width = vg.Length(1.5)
-		// Colors cycle after len(palette) series; switch the dash pattern
-		// so that series sharing a color remain distinguishable.
-		line.Dashes = plotutil.Dashes(i / len(palette))
-		p.Add(line)
-		thumbs := []plot.Thumbnailer{line}
-
-		if len(xys) <= markerThreshold {
-			sc, err := plotter.NewScatter(xys)
-			if err != nil {
-				return fmt.Errorf("report: training curves %q: series %q: %w", path, s.Name, err)
-			}
-			sc.Color = line.Color
-			sc.Shape = plotutil.Shape(i)
-			sc.Radius = vg.Length(2.5)
-			p.Add(sc)
-			thumbs = append(thumbs, sc)
-		}
-		entries = append(entries, legendEntry{name: s.Name, thumbs: thumbs})
+	if opts.IntegerX {
+		p.X.Tick.Marker = IntegerTicks{}
+	}
+	entries, ymin, ymax, err := addLines(p, series)
+	if err != nil {
+		return fmt.Errorf("report: training curves %q: %w", path, err)
 	}
 
 	if opts.LogY {
@@ -125,6 +101,45 @@ func TrainingCurvesWithOptions(path string, opts CurveOptions, series []Series) 
 		return fmt.Errorf("report: training curves %q: %w", path, err)
 	}
 	return nil
+}
+
+// addLines adds one line per series to p (with point markers for short series) and returns the
+// legend entries and the range of the Y values.
+func addLines(p *plot.Plot, series []Series) (entries []legendEntry, ymin, ymax float64, err error) {
+	entries = make([]legendEntry, 0, len(series))
+	ymin, ymax = math.Inf(1), math.Inf(-1)
+	for i, s := range series {
+		xys := make(plotter.XYs, len(s.X))
+		for j := range s.X {
+			xys[j].X, xys[j].Y = s.X[j], s.Y[j]
+			ymin, ymax = math.Min(ymin, s.Y[j]), math.Max(ymax, s.Y[j])
+		}
+		line, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("series %q: %w", s.Name, err)
+		}
+		line.Color = paletteColor(i)
+		line.Width = vg.Length(1.5)
+		// Colors cycle after len(palette) series; switch the dash pattern
+		// so that series sharing a color remain distinguishable.
+		line.Dashes = plotutil.Dashes(i / len(palette))
+		p.Add(line)
+		thumbs := []plot.Thumbnailer{line}
+
+		if len(xys) <= markerThreshold {
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("series %q: %w", s.Name, err)
+			}
+			sc.Color = line.Color
+			sc.Shape = plotutil.Shape(i)
+			sc.Radius = vg.Length(2.5)
+			p.Add(sc)
+			thumbs = append(thumbs, sc)
+		}
+		entries = append(entries, legendEntry{name: s.Name, thumbs: thumbs})
+	}
+	return entries, ymin, ymax, nil
 }
 
 // validateSeries checks series for the conditions documented on

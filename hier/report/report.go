@@ -136,7 +136,24 @@ func renderPNGPrepared(p *plot.Plot, entries []legendEntry, prepare func(dataAre
 	full.SetColor(color.White)
 	full.Fill(full.Rectangle.Path())
 	canvas := draw.Crop(full, outerPad, -outerPad, outerPad, -outerPad)
+	if err := drawWithLegend(canvas, p, entries, prepare); err != nil {
+		return nil, err
+	}
+	return encodePNG(img)
+}
 
+// encodePNG encodes a rendered image.
+func encodePNG(img *vgimg.Canvas) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("encode png: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// drawWithLegend draws p into canvas with the legend entries in a column to its right (see
+// renderPNGPrepared for prepare). It may panic on invalid plot states; callers recover.
+func drawWithLegend(canvas draw.Canvas, p *plot.Plot, entries []legendEntry, prepare func(dataArea draw.Canvas) error) error {
 	legend := plot.NewLegend()
 	legend.Top = true
 	legend.Left = true
@@ -165,7 +182,7 @@ func renderPNGPrepared(p *plot.Plot, entries []legendEntry, prepare func(dataAre
 	plotArea := draw.Crop(canvas, 0, -legendWidth, 0, 0)
 	if prepare != nil {
 		if err := prepare(p.DataCanvas(plotArea)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	dataArea := p.DataCanvas(plotArea)
@@ -181,12 +198,7 @@ func renderPNGPrepared(p *plot.Plot, entries []legendEntry, prepare func(dataAre
 		}
 		legend.Draw(legendArea)
 	}
-
-	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("encode png: %w", err)
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // writeFileAtomic writes data to path by writing a temporary file in the
