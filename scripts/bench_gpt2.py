@@ -11,6 +11,7 @@ loss on shifted logits of the head tied to wte. Optimiser: torch.optim.AdamW.
 
 Usage: bench_gpt2.py --mode train_cls|train_lm|forward --case a|b --threads N --steps K
                      [--warmup W] [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
+                     [--autocast bfloat16|float16]
 Prints one JSON object per line: {"mode", "case", "device", "dtype", "tokens_per_s", "peak_rss_mb",
 "peak_gpu_mb", "steps", "warmup", "seconds", ...}. --mode and --case also take comma-separated
 lists (every mode for every case, one line each, in one process); on CUDA the peak memory of each
@@ -19,11 +20,13 @@ torch.cuda.max_memory_allocated, the same statistic hier reports). On the CPU, p
 process's and grows over the lines: give one mode and one case per process there.
 
 On CUDA the clock is read after torch.cuda.synchronize(), before the first timed step and after
-the last. The dtype is that of every parameter and activation (model.to(dtype), no autocast),
-as hier does with a bfloat16 model. TF32 stays at PyTorch's default (off for float32 matmuls);
+the last. The dtype is that of every parameter and activation (model.to(dtype)), as hier does with
+a bfloat16 model; --autocast instead keeps the parameters in --dtype and runs the forward pass and
+loss under torch.autocast (mixed precision), as hier's HIER_BENCH_AUTOCAST / --precision bf16. TF32 stays at PyTorch's default (off for float32 matmuls);
 the JSON records it.
 """
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -143,7 +146,7 @@ class GPT2(nn.Module):
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def measure(mode, case, device, dtype, steps, warmup):
+def measure(mode, case, device, dtype, steps, warmup, autocast=None):
     cuda = device.type == "cuda"
     torch.manual_seed(1)
     layers, heads, d, batch = CASES[case]
@@ -154,18 +157,25 @@ def measure(mode, case, device, dtype, steps, warmup):
     n = batch * SEQ
     ids = torch.tensor([(i * 7919 + 13) % 50000 for i in range(n)], dtype=torch.long).view(batch, SEQ).to(device)
     labels = torch.tensor([i % 3 for i in range(batch)], dtype=torch.long).to(device)
+    def amp():
+        # torch.autocast around the forward pass and loss (backward outside), or nothing.
+        if autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=autocast)
+
     if mode == "forward":
         model.eval()
 
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 model.score(model.hidden(ids))
     else:
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
 
         def step():
-            loss = model.cls_loss(ids, labels) if mode == "train_cls" else model.lm_loss(ids)
+            with amp():
+                loss = model.cls_loss(ids, labels) if mode == "train_cls" else model.lm_loss(ids)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -180,6 +190,7 @@ def measure(mode, case, device, dtype, steps, warmup):
         torch.cuda.synchronize(device)
     dt = time.perf_counter() - t0
     out = {"mode": mode, "case": case, "device": str(device), "dtype": str(dtype).replace("torch.", ""),
+           "autocast": str(autocast).replace("torch.", "") if autocast is not None else None,
            "steps": steps, "warmup": warmup, "seconds": dt, "tokens_per_s": n * steps / dt,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
@@ -199,6 +210,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", choices=list(DTYPES), default="float32")
+    ap.add_argument("--autocast", choices=["bfloat16", "float16"], default=None,
+                    help="run the forward pass and loss under torch.autocast with this dtype (parameters stay --dtype)")
     a = ap.parse_args()
     modes, cases = a.mode.split(","), a.case.split(",")
     for m in modes:
@@ -213,7 +226,8 @@ def main():
         device = torch.device("cuda", 0)
     for c in cases:
         for m in modes:
-            print(json.dumps(measure(m, c, device, DTYPES[a.dtype], a.steps, a.warmup)), flush=True)
+            print(json.dumps(measure(m, c, device, DTYPES[a.dtype], a.steps, a.warmup,
+                                      DTYPES[a.autocast] if a.autocast else None)), flush=True)
             gc.collect()
 
 

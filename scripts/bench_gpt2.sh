@@ -11,6 +11,10 @@
 #
 #   HIER_BENCH_THREADS (default 2)   HIER_BENCH_STEPS (default 3)   HIER_BENCH_CASES (default "a b")
 #   HIER_BENCH_ROUNDS (default 3)
+#   HIER_BENCH_PRECISION (default fp32): fp32, or bf16 for both sides under autocast mixed
+#     precision (hier: HIER_BENCH_AUTOCAST=bfloat16, PyTorch: torch.autocast), or bf16-vs-fp32 for
+#     a table of each side's bf16/fp32 throughput ratio (per round: hier fp32, PyTorch fp32, hier
+#     bf16, PyTorch bf16)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,12 +29,15 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/gpt2.test" ./hier/gpt2/ >/dev/null
 
-go_measure() { # bench-name case -> "tokens/s peak_rss_MB" ("nan nan" if the benchmark failed)
-  "$tmp/gpt2.test" -test.run '^$' -test.bench "^Benchmark$1\$/^$2\$" -test.benchtime "${steps}x" 2>/dev/null |
+precision="${HIER_BENCH_PRECISION:-fp32}"
+case "$precision" in fp32 | bf16 | bf16-vs-fp32) ;; *) echo "bench_gpt2: HIER_BENCH_PRECISION=$precision: want fp32, bf16 or bf16-vs-fp32" >&2; exit 2 ;; esac
+
+go_measure() { # bench-name case [autocast dtype] -> "tokens/s peak_rss_MB" ("nan nan" if the benchmark failed)
+  HIER_BENCH_AUTOCAST="${3:-}" "$tmp/gpt2.test" -test.run '^$' -test.bench "^Benchmark$1\$/^$2\$" -test.benchtime "${steps}x" 2>/dev/null |
     awk 'BEGIN { t = "nan"; r = "nan" } /tokens\/s/ { for (i = 1; i <= NF; i++) { if ($(i) == "tokens/s") t = $(i-1); if ($(i) == "peak_rss_MB") r = $(i-1) } } END { print t, r }' || true
 }
-py_measure() { # mode case -> "tokens/s peak_rss_MB" ("nan nan" if the run failed)
-  { /usr/bin/python3 scripts/bench_gpt2.py --mode "$1" --case "$2" --threads "$threads" --steps "$steps" || true; } |
+py_measure() { # mode case [autocast dtype] -> "tokens/s peak_rss_MB" ("nan nan" if the run failed)
+  { /usr/bin/python3 scripts/bench_gpt2.py --mode "$1" --case "$2" --threads "$threads" --steps "$steps" ${3:+--autocast "$3"} || true; } |
     /usr/bin/python3 -c '
 import json, sys
 try:
@@ -64,7 +71,63 @@ print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (label, med(col(0), ".0f"), 
 ' "$1"
 }
 
-echo "### GPT-2 throughput (threads=$threads, $steps timed steps after 1 warm-up; (a) 4x4x256 batch 16, (b) 12x12x768 batch 8; length 128)"
+# summarize_bf16 "label" then one line per round "hier_fp32 hier_bf16 torch_fp32 torch_bf16" (tokens/s)
+# -> a row of each side's median tokens/s and median (min–max) bf16/fp32 ratio, and hier/PyTorch at bf16.
+summarize_bf16() {
+  /usr/bin/python3 -c '
+import math, statistics, sys
+label = sys.argv[1]
+rows = [[float(x) for x in l.split()] for l in sys.stdin if l.strip()]
+def ok(*v): return all(not math.isnan(x) and x != 0 for x in v)
+def med(i):
+    v = [r[i] for r in rows if not math.isnan(r[i])]
+    return format(statistics.median(v), ".0f") if v else "n/a"
+def ratio(a, b):
+    v = [r[a] / r[b] for r in rows if ok(r[a], r[b])]
+    if not v:
+        return "n/a", ""
+    m, lo, hi = statistics.median(v), min(v), max(v)
+    return "%.2f (%.2f–%.2f)" % (m, lo, hi), ("rounds disagree" if (hi - lo) / m > 0.15 else "")
+hr, hf = ratio(1, 0)
+pr, pf = ratio(3, 2)
+xr, xf = ratio(1, 3)
+flags = "; ".join(sorted({f for f in (hf, pf, xf) if f}))
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (label, med(0), med(1), hr, med(2), med(3), pr, xr, flags))
+' "$1"
+}
+
+workloads=("GPT2TrainClassifier train_cls train (seq-cls)" "GPT2TrainLM train_lm train (causal LM)" "GPT2Forward forward forward-only")
+if [ "$precision" = bf16-vs-fp32 ]; then
+  echo "### bf16 autocast vs fp32 (threads=$threads, $steps timed steps after 1 warm-up; length 128)"
+  echo
+  echo "$rounds rounds per row; each round runs hier fp32, PyTorch fp32, hier bf16, PyTorch bf16 (each its own process)." \
+    "bf16 = autocast mixed precision (hier: --precision bf16 / torch.Autocast; PyTorch: torch.autocast), parameters float32." \
+    "Ratios: median (min–max) over rounds of the per-round ratio."
+  echo
+  echo "| case | workload | hier fp32 tok/s | hier bf16 tok/s | hier bf16/fp32 | PyTorch fp32 tok/s | PyTorch bf16 tok/s | PyTorch bf16/fp32 | hier/PyTorch at bf16 | flag |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  for c in $cases; do
+    for w in "${workloads[@]}"; do
+      set -- $w
+      gb=$1; pm=$2; shift 2; label="$*"
+      : >"$tmp/rounds"
+      for r in $(seq "$rounds"); do
+        echo "bench_gpt2: bf16 vs fp32, case $c, $label, round $r/$rounds" >&2
+        read -r g32 _ < <(go_measure "$gb" "$c")
+        read -r p32 _ < <(py_measure "$pm" "$c")
+        read -r g16 _ < <(go_measure "$gb" "$c" bfloat16)
+        read -r p16 _ < <(py_measure "$pm" "$c" bfloat16)
+        echo "$g32 $g16 $p32 $p16" >>"$tmp/rounds"
+      done
+      summarize_bf16 "$c | $label" <"$tmp/rounds"
+    done
+  done
+  exit 0
+fi
+autocast=""
+[ "$precision" = bf16 ] && autocast=bfloat16
+
+echo "### GPT-2 throughput, $precision (threads=$threads, $steps timed steps after 1 warm-up; (a) 4x4x256 batch 16, (b) 12x12x768 batch 8; length 128)"
 echo
 echo "$rounds rounds per row, alternating hier and PyTorch (each run its own process). Tokens/s: median over rounds;" \
   "ratio: hier/PyTorch per round, median and min–max over rounds; peak RSS: max over rounds;" \
@@ -73,14 +136,14 @@ echo
 echo "| case | workload | hier tokens/s | PyTorch eager tokens/s | ratio | ratio min–max | hier peak RSS MB | PyTorch peak RSS MB | flag |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
 for c in $cases; do
-  for w in "GPT2TrainClassifier train_cls train (seq-cls)" "GPT2TrainLM train_lm train (causal LM)" "GPT2Forward forward forward-only"; do
+  for w in "${workloads[@]}"; do
     set -- $w
     gb=$1; pm=$2; shift 2; label="$*"
     : >"$tmp/rounds"
     for r in $(seq "$rounds"); do
       echo "bench_gpt2: case $c, $label, round $r/$rounds" >&2
-      read -r gt gr < <(go_measure "$gb" "$c")
-      read -r pt pr < <(py_measure "$pm" "$c")
+      read -r gt gr < <(go_measure "$gb" "$c" $autocast)
+      read -r pt pr < <(py_measure "$pm" "$c" $autocast)
       echo "$gt $gr $pt $pr" >>"$tmp/rounds"
     done
     summarize "$c | $label" <"$tmp/rounds"

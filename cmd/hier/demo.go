@@ -25,6 +25,7 @@ func cmdDemo() *cli.Command {
 	}
 	flags = append(flags, backboneFlags()...)
 	flags = append(flags, headFlags()...)
+	flags = append(flags, precisionFlag())
 	flags = append(flags, maxLengthFlags("32 in pre-training, 48 in fine-tuning", "tokens per training example, in pre-training and fine-tuning (at most --positions)")...)
 	flags = append(flags, recommenderFlags()...)
 	return &cli.Command{

@@ -23,6 +23,7 @@ func cmdFinetune() *cli.Command {
 	flags = append(flags, behaviorColumnFlag())
 	flags = append(flags, maxLengthFlags("64", "tokens per fine-tuning example (at most the --model checkpoint's n_positions)")...)
 	flags = append(flags, headFlags()...)
+	flags = append(flags, precisionFlag())
 	return &cli.Command{
 		Name:      "finetune",
 		Usage:     "fine-tune the sentiment (H1) and/or behaviour (H2) head on a backbone checkpoint",

@@ -22,6 +22,7 @@ import (
 	"github.com/hier-ai/hier/hier/eval"
 	"github.com/hier-ai/hier/hier/pipeline"
 	"github.com/hier-ai/hier/hier/rec"
+	"github.com/hier-ai/hier/hier/train"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -188,6 +189,13 @@ func backboneFlags() []cli.Flag {
 	}
 }
 
+// precisionFlag is --precision of the commands that train (run, demo, pretrain, finetune).
+func precisionFlag() cli.Flag {
+	return &cli.StringFlag{Name: "precision", Value: pipeline.DefaultOptions().Precision, Category: catHeads,
+		Usage: "precision of the training stages: fp32, or bf16 (autocast mixed precision: bfloat16 matmuls, float32 weights, " +
+			"gradients and optimizer; fast on CUDA and on CPUs with AVX512-BF16 or AMX)"}
+}
+
 // headFlags budget the fine-tuning of the H1 and H2 heads.
 func headFlags() []cli.Flag {
 	d := pipeline.DefaultOptions()
@@ -316,6 +324,12 @@ func applyFlags(c *cli.Context, env *Env, o *pipeline.Options) error {
 	}
 	if set("continue-pretraining") {
 		o.ContinuePretraining = c.Bool("continue-pretraining")
+	}
+	if set("precision") {
+		o.Precision = strings.TrimSpace(c.String("precision"))
+		if _, err := train.ParsePrecision(o.Precision); err != nil {
+			return usageErrorf("%s: --precision: %v", c.Command.Name, err)
+		}
 	}
 	if set("layers") {
 		o.Backbone.Layers = c.Int("layers")

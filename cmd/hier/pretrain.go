@@ -23,6 +23,7 @@ func cmdPretrain() *cli.Command {
 			Usage: "Hugging Face GPT-2 checkpoint to continue pre-training (default: a new small GPT-2 from scratch)"})
 	flags = append(flags, maxLengthFlags("64", "tokens per pre-training example (at most n_positions: --positions, or that of the --model checkpoint)")...)
 	flags = append(flags, backboneFlags()...)
+	flags = append(flags, precisionFlag())
 	return &cli.Command{
 		Name:      "pretrain",
 		Usage:     "pre-train the GPT-2 backbone (causal LM) on a dataset's training-split text",

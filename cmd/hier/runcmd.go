@@ -19,6 +19,7 @@ func cmdRun() *cli.Command {
 	flags = append(flags, maxLengthFlags("64", maxLengthUsage)...)
 	flags = append(flags, backboneFlags()...)
 	flags = append(flags, headFlags()...)
+	flags = append(flags, precisionFlag())
 	flags = append(flags, recommenderFlags()...)
 	return &cli.Command{
 		Name:      "run",

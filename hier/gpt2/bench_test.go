@@ -30,6 +30,9 @@ import (
 //	                    torch.Synchronize, before the first timed step and after the last
 //	HIER_BENCH_DTYPE    float32 or bfloat16: the dtype of every parameter and activation [float32]
 //	HIER_BENCH_WARMUP   untimed steps before the timed ones [1]
+//	HIER_BENCH_AUTOCAST bfloat16 (or float16 on CUDA): the forward pass and loss run under
+//	                    torch.Autocast with that dtype, parameters stay float32 (mixed
+//	                    precision, as torch.autocast) [unset: no autocast]
 
 type benchCase struct {
 	name                   string
@@ -58,6 +61,14 @@ func benchThreads(b *testing.B) {
 // benchEnv is the device, dtype and warm-up count of the benchmarks (see the environment above).
 func benchEnv(b *testing.B) (torch.Device, torch.DType, int) {
 	dev, dt, warmup := torch.CPU, torch.Float32, 1
+	benchAutocast = 0
+	if s := os.Getenv("HIER_BENCH_AUTOCAST"); s != "" {
+		d, err := torch.ParseDType(s)
+		if err != nil || (d != torch.BFloat16 && d != torch.Float16) {
+			b.Fatalf("HIER_BENCH_AUTOCAST=%q: want bfloat16 or float16 (%v)", s, err)
+		}
+		benchAutocast = d
+	}
 	if s := os.Getenv("HIER_BENCH_DEVICE"); s != "" {
 		d, err := torch.ParseDevice(s)
 		if err != nil {
@@ -80,6 +91,17 @@ func benchEnv(b *testing.B) (torch.Device, torch.DType, int) {
 		warmup = v
 	}
 	return dev, dt, warmup
+}
+
+// benchAutocast is HIER_BENCH_AUTOCAST (0: none), set by benchEnv.
+var benchAutocast torch.DType
+
+// forward runs fn (a forward pass and its loss) under the benchmark's autocast, if any.
+func forward(dev torch.Device, fn func() error) error {
+	if benchAutocast == 0 {
+		return fn()
+	}
+	return torch.Autocast(dev, benchAutocast, fn)
 }
 
 func peakRSSMB() float64 {
@@ -224,7 +246,11 @@ func BenchmarkGPT2TrainClassifier(b *testing.B) {
 		opt := benchOptimizer(b, cls.Params())
 		cls.Train(true)
 		return func(s *torch.Scope, ids, labels *torch.Tensor) error {
-			out, err := cls.Forward(s, ids, nil, labels)
+			var out *Output
+			err := forward(cls.Backbone.Device(), func() (err error) {
+				out, err = cls.Forward(s, ids, nil, labels)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -239,7 +265,11 @@ func BenchmarkGPT2TrainLM(b *testing.B) {
 		opt := benchOptimizer(b, m.Params())
 		m.Train(true)
 		return func(s *torch.Scope, ids, _ *torch.Tensor) error {
-			loss, _, err := m.LMLoss(s, ids, nil)
+			var loss *torch.Tensor
+			err := forward(m.Device(), func() (err error) {
+				loss, _, err = m.LMLoss(s, ids, nil)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -253,8 +283,10 @@ func BenchmarkGPT2Forward(b *testing.B) {
 		cls.Train(false)
 		return func(s *torch.Scope, ids, _ *torch.Tensor) error {
 			return torch.NoGrad(func() error {
-				_, err := cls.Forward(s, ids, nil, nil)
-				return err
+				return forward(cls.Backbone.Device(), func() error {
+					_, err := cls.Forward(s, ids, nil, nil)
+					return err
+				})
 			})
 		}, func() {}
 	})

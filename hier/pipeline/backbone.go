@@ -143,7 +143,7 @@ func stageConfig(e *env, st StageConfig, name string) train.Config {
 	return train.Config{
 		Epochs: st.Epochs, BatchSize: st.BatchSize, MaxSteps: st.MaxSteps, MaxLen: st.MaxLen,
 		LR: st.LR, WeightDecay: st.WeightDecay, WarmupRatio: 0.06, MaxGradNorm: 1.0,
-		Seed: e.opts.Seed, Device: e.dev, Progress: e.opts.Progress,
+		Seed: e.opts.Seed, Device: e.dev, Progress: e.opts.Progress, Precision: e.opts.Precision,
 		Logger: e.log.With("stage", name),
 	}
 }

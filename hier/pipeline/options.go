@@ -35,6 +35,7 @@ import (
 
 	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/rec"
+	"github.com/hier-ai/hier/hier/train"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -104,8 +105,11 @@ type Options struct {
 	Seed                uint64 `json:"seed"`
 	Device              string `json:"device"`  // auto, cpu, cuda, cuda:N
 	Threads             int    `json:"threads"` // libtorch intra-op threads
-	Overwrite           bool   `json:"-"`       // Run may replace an existing run directory at OutDir
-	Strict              bool   `json:"strict"`  // malformed records are errors instead of being skipped
+	// Precision of the training stages (pre-training, heads): "fp32", or "bf16" for autocast
+	// mixed precision (train.Config.Precision). Encoding and the recommenders run in float32.
+	Precision string `json:"precision"`
+	Overwrite bool   `json:"-"`      // Run may replace an existing run directory at OutDir
+	Strict    bool   `json:"strict"` // malformed records are errors instead of being skipped
 	// Columns maps a generic CSV/JSONL file's columns (user, item, rating, time, text, summary,
 	// numeric behaviour columns); nil detects the Amazon or MovieLens layouts.
 	Columns  *data.Columns  `json:"columns,omitempty"`
@@ -168,7 +172,7 @@ func DefaultOptions() Options {
 			BatchSize: 128, MaxStepsPerEpoch: 64, MaxLen: 50, Layers: 2, Heads: 2}
 	}
 	return Options{
-		Seed: 42, Device: "auto", Threads: runtime.NumCPU(),
+		Seed: 42, Device: "auto", Threads: runtime.NumCPU(), Precision: "fp32",
 		Backbone:        BackboneConfig{Layers: 2, Heads: 2, Embd: 64, Positions: 128},
 		Pretrain:        StageConfig{Epochs: 1, BatchSize: 16, LR: 1e-3, WeightDecay: 0.01, MaxLen: 64},
 		Sentiment:       StageConfig{Epochs: 2, BatchSize: 32, LR: 5e-4, WeightDecay: 0.01, MaxLen: 64, MaxExamples: 20000},
@@ -236,6 +240,12 @@ func (o *Options) resolve() (torch.Device, error) {
 	}
 	if o.Backbone.Positions <= 0 {
 		o.Backbone.Positions = d.Backbone.Positions
+	}
+	if o.Precision == "" {
+		o.Precision = train.PrecisionFP32
+	}
+	if _, err := train.ParsePrecision(o.Precision); err != nil {
+		return torch.Device{}, fmt.Errorf("option precision: %w", err)
 	}
 	fillStage(&o.Pretrain, d.Pretrain)
 	switch o.PretrainVocab {

@@ -12,6 +12,7 @@ import (
 	"github.com/hier-ai/hier/hier/data"
 	"github.com/hier-ai/hier/hier/gpt2"
 	"github.com/hier-ai/hier/hier/rec"
+	"github.com/hier-ai/hier/hier/train"
 	"github.com/hier-ai/hier/torch"
 )
 
@@ -39,6 +40,9 @@ func newEnv(ctx context.Context, opts Options, log *slog.Logger) (*env, error) {
 	}
 	if err := torch.ManualSeed(opts.Seed); err != nil {
 		return nil, err
+	}
+	if opts.Precision == train.PrecisionBF16 && !dev.CUDA && !torch.CPUFastBF16() {
+		log.Warn("precision bf16 on a CPU without AVX512-BF16 or AMX instructions: bfloat16 matmuls are emulated and usually slower than fp32")
 	}
 	return &env{ctx: ctx, opts: opts, dev: dev, out: opts.OutDir, log: log}, nil
 }
