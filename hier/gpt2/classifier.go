@@ -206,10 +206,15 @@ func (c *SequenceClassifier) checkLabels(inputIDs, labels *torch.Tensor) error {
 // Loss computes the loss of logits [batch, num_labels] against labels for the problem type:
 // mean cross-entropy (single label), mean squared error of logits and labels (regression; with
 // one label HF squeezes both to [batch]), or mean BCE-with-logits (multi-label). The loss and
-// intermediates are owned by s.
+// intermediates are owned by s. The regression and multi-label losses of float16/bfloat16
+// logits (a half-precision model, or autocast) are computed in float32 against float32 targets,
+// as autocast's policy does for mse_loss and BCE, so that targets are never rounded to 8 bits.
 func (c *SequenceClassifier) Loss(s *torch.Scope, logits, labels *torch.Tensor) (loss *torch.Tensor, err error) {
 	defer torch.Recover(&err)
 	labels = s.Track(torch.Must(labels.Share()))
+	if dt := logits.DType(); c.ProblemType() != ProblemSingleLabel && (dt == torch.BFloat16 || dt == torch.Float16) {
+		logits = logits.MustToDType(torch.Float32)
+	}
 	switch c.ProblemType() {
 	case ProblemRegression:
 		target := labels.MustToDType(logits.DType())

@@ -72,6 +72,9 @@ func (t *multiTask) forward(s *torch.Scope, b *train.Batch) (sLogits, sLabels, b
 	if len(rb) > 0 {
 		ri := rows(rb)
 		bPred = torch.Must(torch.Linear(pooled.MustIndexSelect(0, ri), t.beh.Score, nil)).MustView(-1)
+		if dt := bPred.DType(); dt == torch.BFloat16 || dt == torch.Float16 {
+			bPred = bPred.MustToDType(torch.Float32) // the MSE in float32 (see SequenceClassifier.Loss)
+		}
 		bTarget = b.Targets.MustIndexSelect(0, ri).MustToDType(bPred.DType())
 	}
 	return sLogits, sLabels, bPred, bTarget, nil

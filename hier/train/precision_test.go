@@ -94,6 +94,25 @@ func TestPrecisionBF16MatchesFP32OnGolden(t *testing.T) {
 			require.Equal(t, torch.Float32, out.Loss.DType())
 			return nil
 		}))
+		// Regression (MSE): the targets are not rounded to bfloat16 (3.3 would become 3.296875).
+		r, _, err := gpt2.LoadSequenceClassifier(dir, gpt2.LoadOptions{NumLabels: 1, InitHead: true, Generator: newGen(t, 1)})
+		require.NoError(t, err)
+		defer r.Free()
+		y := s.Track(torch.MustFromSlice([]float32{3.3, -1.7, 2.05, 0.013}))
+		var l32, l16 float64
+		require.NoError(t, torch.NoGrad(func() error {
+			out, err := r.Forward(s, b.InputIDs, b.AttentionMask, y)
+			require.NoError(t, err)
+			l32 = torch.Must(out.Loss.Item())
+			return withPrecision(Config{Precision: "bf16"}, func() error {
+				out, err := r.Forward(s, b.InputIDs, b.AttentionMask, y)
+				require.NoError(t, err)
+				require.Equal(t, torch.Float32, out.Loss.DType())
+				l16 = torch.Must(out.Loss.Item())
+				return nil
+			})
+		}))
+		require.InEpsilon(t, l32, l16, 1e-3, "MSE of bf16 predictions against float32 targets")
 	}()
 	cf, cb := cls("fp32"), cls("bf16")
 	worst = 0
