@@ -329,3 +329,30 @@ func TestTrainingLogLevel(t *testing.T) {
 	require.Equal(t, exitError, r.Code, r.Stderr)
 	assert.NotContains(t, r.Stderr, "level=INFO")
 }
+
+// TestRunWithoutText: interactions with no review or item text leave the scratch backbone
+// nothing to pre-train on; that is a clear error (exit 1), not a crash.
+func TestRunWithoutText(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("user,item,rating,ts\n")
+	for u := 0; u < 6; u++ {
+		for i := 0; i < 4; i++ {
+			fmt.Fprintf(&b, "u%d,i%d,%d,%d\n", u, (u+i)%5, 1+(u+i)%5, 1000+10*i)
+		}
+	}
+	data := filepath.Join(t.TempDir(), "notext.csv")
+	require.NoError(t, os.WriteFile(data, []byte(b.String()), 0o644))
+	r := hier(t, "run", "--data", data, "--columns", "user=user,item=item,rating=rating,time=ts", "--out", filepath.Join(t.TempDir(), "o"), "--log-level", "error")
+	requireOneLineError(t, r, exitError, "no training text", "--model")
+}
+
+// TestConfigMaxLenChecked: a --config max_len beyond the scratch backbone's positions is refused
+// before anything runs, like --max-length.
+func TestConfigMaxLenChecked(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"pretrain": {"max_len": 1000}}`), 0o644))
+	data := filepath.Join(t.TempDir(), "d.csv")
+	require.NoError(t, os.WriteFile(data, []byte("user,item,rating\nu1,a,5\n"), 0o644))
+	r := hier(t, "run", "--config", cfg, "--data", data, "--columns", "user=user,item=item,rating=rating", "--out", filepath.Join(t.TempDir(), "o"))
+	requireOneLineError(t, r, exitError, "pretrain.max_len", "positions")
+}

@@ -39,7 +39,7 @@ const (
 // resultsJSONHelp documents the JSON object printed by demo, run and evaluate.
 const resultsJSONHelp = "JSON (--json): exactly one object on stdout (logs and progress bars go to stderr):\n" +
 	"  {\"schema_version\": 3, \"date\": RFC3339 UTC, \"seed\": N, \"versions\": {\"hier\", \"go\", \"libtorch\", \"platform\"},\n" +
-	"   \"device\", \"threads\", \"dataset\": NAME, \"data\": {\"path\", \"format\", \"files\": [{\"path\", \"bytes\", \"sha256\"}], \"synthetic\", \"max_users\"},\n" +
+	"   \"device\", \"threads\", \"precision\": \"fp32\"|\"bf16\", \"dataset\": NAME, \"data\": {\"path\", \"format\", \"files\": [{\"path\", \"bytes\", \"sha256\"}], \"synthetic\", \"max_users\"},\n" +
 	"   \"protocol\": {\"split\": \"temporal_leave_one_out\", \"split_rule\", \"candidates\": \"full_catalogue\", \"catalogue_items\",\n" +
 	"                \"masking\", \"ties\": \"pessimistic\", \"tie_rule\", \"k\": [5, 10, 20], \"metrics\", \"selection\", \"seeds\", \"bootstrap\", \"slices\"},\n" +
 	"   \"counts\": {\"users\", \"items\", \"interactions\", \"skipped\", \"duplicates\"},\n" +

@@ -424,17 +424,18 @@ func (m *Model) SaveLM(dir string, tok *Tokenizer) error {
 
 // ErrNoTokenizer is returned by LoadTokenizerFor when neither the model directory nor the
 // default location has tokenizer files.
-var ErrNoTokenizer = errors.New("gpt2: no tokenizer files (vocab.json + merges.txt) in the model directory or third_party/gpt2; run scripts/fetch_vocab.sh")
+var ErrNoTokenizer = errors.New("gpt2: no tokenizer files (vocab.json + merges.txt)")
 
 // LoadTokenizerFor loads the tokenizer saved in a model directory, falling back to the default
-// vocabulary (third_party/gpt2).
+// vocabulary (DefaultTokenizerDir: $HIER_VOCAB_DIR, or third_party/gpt2). When neither has it the
+// error wraps ErrNoTokenizer and says where it looked.
 func LoadTokenizerFor(dir string) (*Tokenizer, error) {
 	if _, err := os.Stat(filepath.Join(dir, "vocab.json")); err == nil {
 		return LoadTokenizer(dir)
 	}
 	def, err := DefaultTokenizerDir()
 	if err != nil {
-		return nil, ErrNoTokenizer
+		return nil, fmt.Errorf("%w: %s has no vocab.json, and the default vocabulary: %v", ErrNoTokenizer, dir, err)
 	}
 	return LoadTokenizer(def)
 }

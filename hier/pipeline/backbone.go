@@ -86,6 +86,9 @@ func trainBackbone(e *env, p *prepared) (*backboneOut, error) {
 	for k, s := range texts {
 		ids[k] = p.tok.Encode(s)
 	}
+	if len(ids) < 2 {
+		return fail(errors.New("pipeline: no training text to pre-train the backbone on: the data has no review or item text (map a text= or summary= column, or give --model)"))
+	}
 	nValid := max(1, len(ids)/20)
 	maxLen := min(e.opts.Pretrain.MaxLen, m.Config.NPositions)
 	validSet, err := train.Windows(ids[:nValid], maxLen)
@@ -98,7 +101,7 @@ func trainBackbone(e *env, p *prepared) (*backboneOut, error) {
 	}
 	trainSet, validSet = lmExamples(trainSet), lmExamples(validSet)
 	if len(trainSet) == 0 || len(validSet) == 0 {
-		return fail(errors.New("pipeline: no training text to pre-train the backbone on (give --model)"))
+		return fail(errors.New("pipeline: too little training text to pre-train the backbone on (give --model)"))
 	}
 	task := &train.LMTask{Model: m, Tokenizer: p.tok}
 	if e.opts.PretrainVocab != VocabFull {

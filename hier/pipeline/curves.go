@@ -281,7 +281,7 @@ func plots(dir string, res *Results, c *Curves) error {
 		labels[i] = methodLabel(m)
 		values[labels[i]] = res.Ranking[m]
 	}
-	title := fmt.Sprintf("Test ranking (leave-one-out, full catalogue, mean over %d seeds)", len(res.Seeds))
+	title := fmt.Sprintf("Test ranking (leave-one-out, full catalogue, mean over %s)", seedCount(len(res.Seeds)))
 	return report.MetricsBars(filepath.Join(dir, PlotRanking), title, labels, []string{"hr@10", "ndcg@10", "mrr"}, values)
 }
 

@@ -257,6 +257,16 @@ func (o *Options) resolve() (torch.Device, error) {
 	}
 	fillStage(&o.Sentiment, d.Sentiment)
 	fillStage(&o.Behavior, d.Behavior)
+	if o.ModelDir == "" { // a scratch backbone: its n_positions bounds every stage's examples
+		for _, st := range []struct {
+			name string
+			max  int
+		}{{"pretrain", o.Pretrain.MaxLen}, {"sentiment", o.Sentiment.MaxLen}, {"behavior", o.Behavior.MaxLen}} {
+			if st.max > o.Backbone.Positions {
+				return torch.Device{}, fmt.Errorf("option %s.max_len: %d is more than backbone.positions %d (n_positions of the scratch GPT-2)", st.name, st.max, o.Backbone.Positions)
+			}
+		}
+	}
 	if o.SentimentWeight == 0 && o.BehaviorWeight == 0 {
 		o.SentimentWeight, o.BehaviorWeight = 1, 1
 	}

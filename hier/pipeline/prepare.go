@@ -24,6 +24,9 @@ type env struct {
 	dev  torch.Device
 	out  string // where the run's files are written (a temporary sibling of Options.OutDir during Run)
 	log  *slog.Logger
+	// tokDir, when set, is where the tokenizer is read from (Evaluate: the run's own backbone
+	// checkpoint, so that an installed binary needs no global vocabulary).
+	tokDir string
 }
 
 // newEnv resolves opts, configures libtorch (threads, global seed) and returns the stages' env.
@@ -119,9 +122,12 @@ func prepare(e *env, ds *data.Dataset) (*prepared, error) {
 			return nil, fmt.Errorf("pipeline: behavior column %q: no training interaction has it (available: %s)", col, strings.Join(append([]string{"rating"}, names...), ", "))
 		}
 	}
-	if e.opts.ModelDir != "" {
+	switch {
+	case e.tokDir != "":
+		p.tok, err = gpt2.LoadTokenizer(e.tokDir)
+	case e.opts.ModelDir != "":
 		p.tok, err = gpt2.LoadTokenizerFor(e.opts.ModelDir)
-	} else {
+	default:
 		p.tok, err = gpt2.LoadDefaultTokenizer()
 	}
 	return p, err

@@ -194,6 +194,7 @@ func fillProvenance(e *env, p *prepared, src DataSource, res *Results) {
 	res.Versions = currentVersions()
 	res.Device = e.dev.String()
 	res.Threads = e.opts.Threads
+	res.Precision = e.opts.Precision
 	res.Data = src
 	res.Protocol = protocolInfo(p.sd.NumItems(), recSeeds(&e.opts))
 }

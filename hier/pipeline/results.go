@@ -82,7 +82,9 @@ type Results struct {
 	// Device is the libtorch device used ("cpu", "cuda:0"); Threads libtorch's intra-op threads.
 	Device  string `json:"device"`
 	Threads int    `json:"threads"`
-	Dataset string `json:"dataset"`
+	// Precision is the training stages' precision: "fp32", or "bf16" (autocast mixed precision).
+	Precision string `json:"precision"`
+	Dataset   string `json:"dataset"`
 	// Data is where the dataset came from: its path, the files read with their SHA-256.
 	Data   DataSource `json:"data"`
 	Counts Counts     `json:"counts"`
@@ -312,7 +314,7 @@ func (r *Results) Table() string {
 		}
 		w("\n")
 	}
-	w("ranking (test; mean ± std over %d seeds; full catalogue, history masked, pessimistic ties; fusion %s):\n", len(r.Seeds), r.Fusion)
+	w("ranking (test; mean ± std over %s; full catalogue, history masked, pessimistic ties; fusion %s):\n", seedCount(len(r.Seeds)), r.Fusion)
 	w("  %-11s", "method")
 	for _, k := range RankingMetrics {
 		w(" %15s", k)
@@ -403,4 +405,12 @@ func sliceColumns(r *Results) []string {
 		}
 	}
 	return out
+}
+
+// seedCount is "1 seed" or "N seeds".
+func seedCount(n int) string {
+	if n == 1 {
+		return "1 seed"
+	}
+	return fmt.Sprintf("%d seeds", n)
 }

@@ -202,6 +202,7 @@ func EvaluateDataset(ctx context.Context, ds *data.Dataset, runDir string, log *
 	if prev.Data != nil {
 		warnChangedData(e.log, metricsFile, prev.Data.Files, src.Files)
 	}
+	e.tokDir = filepath.Join(runDir, BackboneDir)
 	p, err := prepare(e, ds)
 	if err != nil {
 		return nil, err
