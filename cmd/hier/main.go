@@ -120,7 +120,7 @@ func logLevelFlag(category, def string) cli.Flag {
 // existing scripts keep working; prepare moves a value given under the old name to the
 // canonical flag before the action runs.
 var oldFlagNames = map[string]string{
-	"max-len": "max-length", // run, demo, pretrain, finetune, predict (Hugging Face's max_length)
+	"max-len": "max-length", // run, demo, pretrain, finetune, predict, embed (Hugging Face's max_length)
 	"k":       "top-k",      // recommend
 }
 
