@@ -38,20 +38,6 @@ type DataFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// SyntheticData is the generator configuration of a synthetic dataset (data.SyntheticConfig).
-type SyntheticData struct {
-	Seed          uint64  `json:"seed"`
-	Users         int     `json:"users"`
-	Items         int     `json:"items"`
-	Categories    int     `json:"categories"`
-	MinPerUser    int     `json:"min_per_user"`
-	MaxPerUser    int     `json:"max_per_user"`
-	Concentration float64 `json:"concentration"`
-	Explore       float64 `json:"explore"`
-	Noise         float64 `json:"noise"`
-	Start         int64   `json:"start"`
-}
-
 // DataSource says which data a result was computed on.
 type DataSource struct {
 	// Path is the dataset file or directory as resolved (absolute); empty for a generated or
@@ -61,7 +47,7 @@ type DataSource struct {
 	// Files are the files read, with their size and SHA-256 at the time of the run.
 	Files []DataFile `json:"files,omitempty"`
 	// Synthetic is the generator configuration of the synthetic shop.
-	Synthetic *SyntheticData `json:"synthetic,omitempty"`
+	Synthetic *data.SyntheticConfig `json:"synthetic,omitempty"`
 	// MaxUsers is the --max-users slice (the first N users in file order); 0: all users.
 	MaxUsers int `json:"max_users,omitempty"`
 }
@@ -71,9 +57,8 @@ type DataSource struct {
 func dataSource(opts *Options, ds *data.Dataset) (DataSource, error) {
 	src := DataSource{Path: opts.DataPath, Format: ds.Format, MaxUsers: opts.MaxUsers}
 	if opts.DataPath == "" && opts.Synthetic != nil && ds.Format == data.FormatSynthetic {
-		c := *opts.Synthetic
-		src.Synthetic = &SyntheticData{Seed: c.Seed, Users: c.Users, Items: c.Items, Categories: c.Categories, MinPerUser: c.MinPerUser,
-			MaxPerUser: c.MaxPerUser, Concentration: c.Concentration, Explore: c.Explore, Noise: c.Noise, Start: c.Start}
+		c := *opts.Synthetic // the generator settings, as config.json's synthetic block
+		src.Synthetic = &c
 	}
 	for _, f := range ds.Files {
 		df, err := hashFile(f)
