@@ -7,8 +7,9 @@ import "C"
 
 import (
 	"fmt"
-	"golang.org/x/sys/cpu"
 	"runtime"
+
+	"golang.org/x/sys/cpu"
 )
 
 // SetRequiresGrad turns autograd recording on or off for a leaf tensor (a parameter).
