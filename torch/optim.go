@@ -23,7 +23,9 @@ type AdamWConfig struct {
 // AdamW is torch.optim.AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
 // ICLR 2019), the single-tensor update of torch 1.13: p ← p·(1 − lr·wd); m ← β1·m + (1−β1)·g;
 // v ← β2·v + (1−β2)·g²; p ← p − (lr/(1−β1^t))·m / (sqrt(v)/sqrt(1−β2^t) + eps). One native
-// call updates all parameters.
+// call updates all parameters. A contiguous float32/float64 CPU parameter is updated in one
+// fused pass (those formulas per element, in that order), other parameters by the tensor ops of
+// torch's loop; the two agree to float rounding (the tensor kernels may use FMA).
 type AdamW struct {
 	cfg      AdamWConfig
 	params   []*Tensor
