@@ -54,10 +54,27 @@ fi
 cmake --build build -j"$(nproc)" >/dev/null
 [ -f build/pkgconfig/hiertorch.pc ] || { echo "setup: build/pkgconfig/hiertorch.pc missing after the build (CMakeLists.txt writes it)" >&2; exit 1; }
 echo "setup: built build/libhiertorch.so" >&2
-case ":${PKG_CONFIG_PATH:-}:" in
-  *":$root/build/pkgconfig:"*) ;;
-  *) echo "setup: for go commands in this shell: export PKG_CONFIG_PATH=$root/build/pkgconfig" >&2 ;;
-esac
+# So that plain `go build` / `go test ./...` in this checkout find the shim without any
+# environment, the build tree's pkg-config file is also placed where pkg-config looks by default
+# (/usr/local/lib/pkgconfig), marked as this script's. It is never written over an installed
+# shim's file (`make install` / `cmake --install`): then, or without write access, go commands
+# need PKG_CONFIG_PATH (the scripts here always set it).
+sys_pc=/usr/local/lib/pkgconfig/hiertorch.pc
+marker="# written by hier scripts/setup.sh for the checkout $root"
+if [ -w "$(dirname "$sys_pc")" ] || { [ ! -e "$(dirname "$sys_pc")" ] && [ -w /usr/local/lib ]; }; then
+  if [ ! -e "$sys_pc" ] || grep -q '^# written by hier scripts/setup.sh' "$sys_pc"; then
+    mkdir -p "$(dirname "$sys_pc")"
+    { echo "$marker"; cat build/pkgconfig/hiertorch.pc; } >"$sys_pc.tmp" && mv "$sys_pc.tmp" "$sys_pc"
+    echo "setup: $sys_pc points go commands at this checkout's build/ (PKG_CONFIG_PATH overrides it)" >&2
+  else
+    echo "setup: $sys_pc is an installed shim's; for go commands on this checkout: export PKG_CONFIG_PATH=$root/build/pkgconfig" >&2
+  fi
+else
+  case ":${PKG_CONFIG_PATH:-}:" in
+    *":$root/build/pkgconfig:"*) ;;
+    *) echo "setup: for go commands in this shell: export PKG_CONFIG_PATH=$root/build/pkgconfig" >&2 ;;
+  esac
+fi
 
 # GPT-2 vocabulary (vocab.json, merges.txt) into third_party/gpt2.
 bash scripts/fetch_vocab.sh
