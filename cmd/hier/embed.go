@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -255,22 +254,8 @@ func embedTorchScript(env *Env, path, tokDir string, maxLen, batch int, texts []
 	}
 	env.Log.Info("torchscript loaded", "file", path, "max_length", maxLen, "device", env.Device.String())
 	warnTruncated(env, tok, texts, maxLen)
-	ids := make([][]int64, len(texts))
-	for i, t := range texts {
-		x := tok.Encode(t)
-		if len(x) > maxLen {
-			x = x[:maxLen]
-		}
-		if len(x) == 0 {
-			x = []int64{gpt2.EndOfTextID}
-		}
-		ids[i] = x
-	}
-	order := make([]int, len(ids))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return len(ids[order[a]]) < len(ids[order[b]]) })
+	ids := pipeline.TokenizeTexts(tok, texts, maxLen, false)
+	order := pipeline.LengthOrder(ids)
 	out := make([][]float32, len(texts))
 	for start := 0; start < len(order); start += batch {
 		rows := order[start:min(start+batch, len(order))]
@@ -323,9 +308,10 @@ func embedScriptBatch(mod *torch.Module, dev torch.Device, ids [][]int64, rows [
 	if sh, want := hidden.Shape(), in.InputIDs.Shape(); len(sh) != 3 || sh[0] != want[0] || sh[1] != want[1] {
 		return fmt.Errorf("forward returned shape %v for input_ids %v; want last_hidden_state [batch, seq, n_embd]", sh, want)
 	}
-	h := hidden.MustToDType(torch.Float32)
-	m := in.AttentionMask.MustToDType(torch.Float32).MustUnsqueeze(-1) // [B, T, 1]
-	pooled := h.MustMul(m).MustSumDims([]int64{1}, false).MustDiv(m.MustSumDims([]int64{1}, false))
+	pooled, err := gpt2.MeanPool(hidden.MustToDType(torch.Float32), in.AttentionMask)
+	if err != nil {
+		return err
+	}
 	cpu := s.Track(torch.Must(pooled.To(torch.CPU, torch.Float32)))
 	data, err := cpu.Float32s()
 	if err != nil {

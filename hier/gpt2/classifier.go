@@ -113,6 +113,14 @@ func Pool(hidden, idx *torch.Tensor) (out *torch.Tensor, err error) {
 	return hidden.MustGather(1, gi).MustSqueezeDim(1), nil
 }
 
+// MeanPool averages hidden [batch, seq, n_embd] over the positions where attentionMask
+// [batch, seq] is 1 → [batch, n_embd], in hidden's dtype (sentence-transformers' mean pooling).
+func MeanPool(hidden, attentionMask *torch.Tensor) (out *torch.Tensor, err error) {
+	defer torch.Recover(&err)
+	m := attentionMask.MustToDType(hidden.DType()).MustUnsqueeze(-1) // [B, T, 1]
+	return hidden.MustMul(m).MustSumDims([]int64{1}, false).MustDiv(m.MustSumDims([]int64{1}, false)), nil
+}
+
 // Output is a forward pass's result. Every tensor is owned by the scope given to Forward.
 type Output struct {
 	Hidden *torch.Tensor // last_hidden_state [batch, seq, n_embd]

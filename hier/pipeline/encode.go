@@ -58,14 +58,21 @@ func (e *Encoder) padID() int64 {
 // Encode returns one vector per text, [len(texts), Dim()]. Empty texts are encoded as the single
 // token <|endoftext|>, so every row is defined. Texts are grouped by length to keep padding small.
 func (e *Encoder) Encode(texts []string) (*Matrix, error) {
+	return e.EncodeIDs(TokenizeTexts(e.Tok, texts, e.MaxLen, e.KeepTail))
+}
+
+// TokenizeTexts tokenizes each text and truncates it to maxLen tokens (its first ones, or with
+// keepTail its last ones); an empty text becomes the single token <|endoftext|>. This is the
+// input Encoder feeds the model.
+func TokenizeTexts(tok *gpt2.Tokenizer, texts []string, maxLen int, keepTail bool) [][]int64 {
 	ids := make([][]int64, len(texts))
 	for i, t := range texts {
-		x := e.Tok.Encode(t)
-		if len(x) > e.MaxLen {
-			if e.KeepTail {
-				x = x[len(x)-e.MaxLen:]
+		x := tok.Encode(t)
+		if len(x) > maxLen {
+			if keepTail {
+				x = x[len(x)-maxLen:]
 			} else {
-				x = x[:e.MaxLen]
+				x = x[:maxLen]
 			}
 		}
 		if len(x) == 0 {
@@ -73,17 +80,24 @@ func (e *Encoder) Encode(texts []string) (*Matrix, error) {
 		}
 		ids[i] = x
 	}
-	return e.EncodeIDs(ids)
+	return ids
 }
 
-// EncodeIDs is Encode for pre-tokenized inputs (each non-empty, at most n_positions long).
-func (e *Encoder) EncodeIDs(ids [][]int64) (*Matrix, error) {
-	out := &Matrix{Rows: len(ids), Cols: e.Dim(), Data: make([]float32, len(ids)*e.Dim())}
+// LengthOrder is the indices of ids sorted by length (stable), so that consecutive batches of
+// it need little padding.
+func LengthOrder(ids [][]int64) []int {
 	order := make([]int, len(ids))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(ids[order[a]]) < len(ids[order[b]]) })
+	return order
+}
+
+// EncodeIDs is Encode for pre-tokenized inputs (each non-empty, at most n_positions long).
+func (e *Encoder) EncodeIDs(ids [][]int64) (*Matrix, error) {
+	out := &Matrix{Rows: len(ids), Cols: e.Dim(), Data: make([]float32, len(ids)*e.Dim())}
+	order := LengthOrder(ids)
 	batch := e.Batch
 	if batch <= 0 {
 		batch = 32
@@ -149,9 +163,7 @@ func (e *Encoder) encodeBatch(ids [][]int64, rows []int, out *Matrix) (err error
 		idx := s.Track(torch.Must(torch.FromSlice(last))).MustToDevice(dev)
 		pooled = torch.Must(gpt2.Pool(hidden, idx))
 	default:
-		m := maskT.MustToDType(hidden.DType()).MustUnsqueeze(-1) // [B, T, 1]
-		sum := hidden.MustMul(m).MustSumDims([]int64{1}, false)
-		pooled = sum.MustDiv(m.MustSumDims([]int64{1}, false))
+		pooled = torch.Must(gpt2.MeanPool(hidden, maskT))
 	}
 	if extra != nil {
 		pooled = torch.Must(torch.Cat([]*torch.Tensor{pooled, extra.MustToDType(pooled.DType())}, 1))
