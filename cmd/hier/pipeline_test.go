@@ -594,6 +594,10 @@ func TestPipelineErrors(t *testing.T) {
 	}
 	badSeq := writeConfig("bad-seq.json", `{"recommenders": {"seq": [{"dim": 16, "n_head": 2}, {"dim": 10, "n_head": 3}]}}`)
 	noUser := writeConfig("no-user.json", `{"columns": {"item": "asin"}}`)
+	typo := writeConfig("typo.json", "{\"seed\": 1,\n \"pretrain\": {\"epoch\": 2}}")
+	misplaced := writeConfig("misplaced.json", `{"epochs": 2}`)
+	wrongType := writeConfig("wrong-type.json", `{"recommenders": {"cf": [{"dim": "64"}]}}`)
+	empty := writeConfig("empty.json", "")
 	cfHeads := writeConfig("cf-heads.json", `{"recommenders": {"cf": [{"dim": 64, "n_head": 3, "loss": "bpr"}]}}`)
 	out := filepath.Join(dir, "out")
 	notRun := t.TempDir()
@@ -631,6 +635,14 @@ func TestPipelineErrors(t *testing.T) {
 			[]string{"--config " + badSeq, "option recommenders.seq[1]: dim 10 is not a multiple of n_head 3"}},
 		{"config: columns without user", []string{"run", "--data", bad, "--strict", "--out", out, "--config", noUser}, exitError,
 			[]string{"option columns: the user and item columns are required"}},
+		{"config: misspelt key", []string{"run", "--data", bad, "--out", out, "--config", typo}, exitError,
+			[]string{typo + ":2:15", `unknown key "epoch" in "pretrain"; did you mean "epochs"?`}},
+		{"config: key at the wrong level", []string{"run", "--data", bad, "--out", out, "--config", misplaced}, exitError,
+			[]string{misplaced + ":1:2", `"epochs" is a key of "behavior", "pretrain", "sentiment"`}},
+		{"config: wrong type", []string{"run", "--data", bad, "--out", out, "--config", wrongType}, exitError,
+			[]string{wrongType + ":1:", `"recommenders.cf.dim": want an integer, got a JSON string`}},
+		{"config: empty file", []string{"run", "--data", bad, "--out", out, "--config", empty}, exitError,
+			[]string{empty, "the file is empty"}},
 		{"demo config: bad seq candidate", []string{"demo", "--out", out, "--config", badSeq}, exitError, []string{"option recommenders.seq[1]"}},
 		// n_head concerns only the sequential model: an mf candidate with n_head 3 passes, and
 		// the run goes on to read the data.

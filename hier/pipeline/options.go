@@ -23,8 +23,6 @@
 package pipeline
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/hier-ai/hier/hier/data"
+	"github.com/hier-ai/hier/hier/internal/strictjson"
 	"github.com/hier-ai/hier/hier/rec"
 	"github.com/hier-ai/hier/hier/train"
 	"github.com/hier-ai/hier/torch"
@@ -395,33 +394,16 @@ func (o *Options) recConfigs(family string, dev torch.Device) []rec.Config {
 // ReadOptions reads a run configuration (the schema of a run's config.json) from path on top
 // of base: keys present in the file replace base's values, absent keys keep them, so a run's
 // config.json reproduces that run and a file with a few keys changes only those. Unknown keys
-// are errors (a misspelt option is never ignored); errors name the file, line and column.
+// are errors (a misspelt option is never ignored, and the error suggests the key meant); errors
+// name the file, line and column and the key path in JSON terms.
 func ReadOptions(path string, base Options) (Options, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return base, fmt.Errorf("config: %w", err)
 	}
 	o := base
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
-		var off int64 = -1
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			off = se.Offset
-		case errors.As(err, &te):
-			off = te.Offset
-		}
-		if off >= 0 {
-			line, col := 1+bytes.Count(raw[:off], []byte("\n")), int(off)-bytes.LastIndexByte(raw[:off], '\n')-1
-			return base, fmt.Errorf("config %s:%d:%d: %w", path, line, col, err)
-		}
-		return base, fmt.Errorf("config %s: %w", path, err)
-	}
-	if dec.More() {
-		return base, fmt.Errorf("config %s: more than one JSON value", path)
+	if err := strictjson.Decode("config "+path, raw, &o); err != nil {
+		return base, err
 	}
 	return o, nil
 }
