@@ -36,6 +36,16 @@ void ht_free(ht_tensor t) {
   delete t;
 }
 
+void ht_free_many(const ht_tensor *ts, size_t n) {
+  int64_t freed = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (ts[i] == nullptr) continue;
+    delete ts[i];
+    freed++;
+  }
+  ht::live_tensors.fetch_sub(freed, std::memory_order_relaxed);
+}
+
 ht_err ht_from_data(const void *data, size_t nbytes, int dtype, const int64_t *shape, int ndim,
                     int device, ht_tensor *out) {
   HT_TRY

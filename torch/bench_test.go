@@ -2,9 +2,11 @@ package torch
 
 // Benchmarks of the binding's own cost, compared with PyTorch eager by scripts/bench.sh:
 //
-//	BenchmarkTinyAdd    a 1-element float32 add through the Go API (result freed each time)
-//	BenchmarkNativeAdd  the same add in a C++ loop inside the shim (libtorch's own cost, no cgo)
-//	BenchmarkSgemm1024  a 1024×1024 float32 matmul, reported as GFLOP/s
+//	BenchmarkTinyAdd        a 1-element float32 add through the Go API (result freed each time)
+//	BenchmarkTinyAddScoped  the same add, its result owned by a Scope that is closed every
+//	                        64 adds (how hier's own code frees intermediates, e.g. per GPT-2 block)
+//	BenchmarkNativeAdd      the same add in a C++ loop inside the shim (libtorch's own cost, no cgo)
+//	BenchmarkSgemm1024      a 1024×1024 float32 matmul, reported as GFLOP/s
 //
 // HIER_BENCH_THREADS sets libtorch's intra-op thread count (default 2).
 
@@ -52,6 +54,33 @@ func BenchmarkTinyAdd(b *testing.B) {
 		}
 		z.Free()
 	}
+}
+
+func BenchmarkTinyAddScoped(b *testing.B) {
+	defer benchSetup(b)()
+	x := MustFromSlice([]float32{1})
+	y := MustFromSlice([]float32{2})
+	defer FreeAll(x, y)
+	const perScope = 64
+	var s *Scope
+	var xs *Tensor
+	n := perScope
+	b.ReportAllocs()
+	for b.Loop() {
+		if n == perScope { // a new scope, with x's handle in it, every perScope adds (cost included)
+			if s != nil {
+				s.Close()
+			}
+			s = NewScope()
+			xs = s.Track(Must(x.Share()))
+			n = 0
+		}
+		if _, err := xs.Add(y); err != nil { // the result joins s
+			b.Fatal(err)
+		}
+		n++
+	}
+	s.Close()
 }
 
 func BenchmarkNativeAdd(b *testing.B) {

@@ -55,7 +55,7 @@ import (
 )
 
 // abiVersion must equal HT_ABI_VERSION in hier_torch.h and the shim's ht_abi_version().
-const abiVersion = 2
+const abiVersion = 3
 
 // MinTorchVersion is the oldest libtorch the shim supports (checked by CMake and at start).
 const MinTorchVersion = "1.13"

@@ -71,6 +71,8 @@ package torch
 #cgo nocallback ht_expand
 #cgo noescape ht_free
 #cgo nocallback ht_free
+#cgo noescape ht_free_many
+#cgo nocallback ht_free_many
 #cgo noescape ht_free_buffer
 #cgo nocallback ht_free_buffer
 #cgo noescape ht_from_data

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature below changes; the Go package checks it. */
-#define HT_ABI_VERSION 2
+#define HT_ABI_VERSION 3
 
 typedef struct ht_tensor_s *ht_tensor;
 typedef struct ht_module_s *ht_module;
@@ -91,6 +91,8 @@ void ht_generator_free(ht_generator g);
 
 /* ---- tensors (tensor.cpp) ---- */
 void ht_free(ht_tensor t);
+/* Releases the n handles of ts (NULL entries are skipped), as n ht_free calls would. */
+void ht_free_many(const ht_tensor *ts, size_t n);
 /* Creates a tensor by COPYING nbytes from data (host memory), then moving it to device. */
 ht_err ht_from_data(const void *data, size_t nbytes, int dtype, const int64_t *shape, int ndim,
                     int device, ht_tensor *out);

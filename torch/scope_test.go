@@ -180,3 +180,109 @@ func TestBackstopBatchesRaceWithFree(t *testing.T) {
 	require.Equal(t, start, LiveTensors())
 	require.Equal(t, nativeStart, NativeLiveTensors())
 }
+
+// TestAbandonedScopeBackstop: a Scope dropped without Close leaks nothing. Once the Scope is
+// unreachable, the tensors it owns get the cleanup backstop: the ones nobody holds are released
+// after later GCs, and one still held stays valid until it is dropped or freed.
+func TestAbandonedScopeBackstop(t *testing.T) {
+	for prev := int64(-1); prev != LiveTensors(); {
+		prev = LiveTensors()
+		settle()
+	}
+	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	var held *Tensor
+	func() {
+		s := NewScope()
+		x := s.Track(Must(FromSlice([]float32{1, 2, 3})))
+		for k := 0; k < 10; k++ {
+			x = Must(x.AddScalar(1)) // each result joins s (adopted, no cleanup of its own)
+		}
+		held = x
+		require.Equal(t, 11, s.Len())
+	}()
+	require.Equal(t, start+11, LiveTensors())
+	waitLive(t, start+1)
+	v, err := held.Float32s()
+	require.NoError(t, err, "a tensor still in use survives its abandoned scope")
+	require.Equal(t, []float32{11, 12, 13}, v)
+	// Results of it do not join the abandoned scope; they get the backstop as usual.
+	y := Must(held.MulScalar(2))
+	require.Equal(t, start+2, LiveTensors())
+	held, y = nil, nil
+	_ = y
+	waitLive(t, start)
+	require.Equal(t, nativeStart, NativeLiveTensors())
+}
+
+// TestKeptTensorBackstop: a tensor taken out of its scope with Keep and then dropped without
+// Free is released by the backstop (the scope no longer holds it after Close).
+func TestKeptTensorBackstop(t *testing.T) {
+	for prev := int64(-1); prev != LiveTensors(); {
+		prev = LiveTensors()
+		settle()
+	}
+	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	func() {
+		s := NewScope()
+		defer s.Close()
+		x := s.Track(Must(FromSlice([]float32{1, 2})))
+		for k := 0; k < 5; k++ {
+			s.Keep(Must(x.AddScalar(float64(k))))
+		}
+	}()
+	require.Equal(t, start+5, LiveTensors(), "Close freed the tracked input, not the kept results")
+	waitLive(t, start)
+	require.Equal(t, nativeStart, NativeLiveTensors())
+}
+
+// TestScopeCloseBatchMixed: Close releases, in its one native call, adopted results, tracked
+// tensors that already had the backstop, and skips the ones freed or kept meanwhile; every
+// handle is released exactly once.
+func TestScopeCloseBatchMixed(t *testing.T) {
+	settle()
+	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	var zero Scope // the zero Scope is usable
+	s := &zero
+	guardedOnes := make([]*Tensor, 0, guardBatch)
+	for k := 0; k < guardBatch; k++ {
+		guardedOnes = append(guardedOnes, Must(FromSlice([]float32{float32(k)})))
+	}
+	backstop.flush() // they get their runtime cleanup now
+	for _, g := range guardedOnes {
+		require.Equal(t, backGuarded, g.backing.Load())
+		s.Track(g)
+	}
+	x := guardedOnes[0]
+	var adopted []*Tensor
+	for k := 0; k < 100; k++ {
+		adopted = append(adopted, Must(x.AddScalar(float64(k))))
+	}
+	require.Equal(t, backScope, adopted[0].backing.Load())
+	adopted[3].Free()
+	guardedOnes[5].Free()
+	kept := s.Keep(adopted[7])
+	require.Equal(t, start+guardBatch+100-2, LiveTensors())
+	s.Close()
+	require.Equal(t, start+1, LiveTensors())
+	require.Equal(t, nativeStart+1, NativeLiveTensors())
+	for k, a := range adopted {
+		require.Equal(t, k != 7, a.Freed(), "adopted[%d]", k)
+	}
+	for _, g := range guardedOnes {
+		require.True(t, g.Freed())
+	}
+	kept.Free()
+	require.Equal(t, start, LiveTensors())
+	require.Equal(t, nativeStart, NativeLiveTensors())
+}
+
+// waitLive runs GCs until LiveTensors is want (10 s at most).
+func waitLive(t *testing.T, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for LiveTensors() != want && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, want, LiveTensors())
+}

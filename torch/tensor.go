@@ -44,41 +44,55 @@ func (c *cell) release() {
 // (operations that do not modify it); Free must not race with other uses.
 type Tensor struct {
 	c       *cell
-	cleanup runtime.Cleanup // valid once guarded is true
-	guarded atomic.Bool
-	scope   atomic.Pointer[Scope]
+	cleanup runtime.Cleanup // valid once backing is backGuarded
+	backing atomic.Uint32   // backScope, backPending or backGuarded
+	scope   atomic.Pointer[scopeState]
 }
+
+// What keeps a tensor that is dropped without Free from leaking its native handle.
+const (
+	// backScope: the scope that owns it holds it (reachable) until Close frees it; a scope
+	// dropped without Close hands its tensors to the backstop (see NewScope).
+	backScope uint32 = iota
+	// backPending: it waits in the backstop's pending list for its runtime cleanup.
+	backPending
+	// backGuarded: its runtime cleanup is attached (t.cleanup is valid).
+	backGuarded
+)
 
 // newTensor wraps a fresh native handle. The result joins the scope of the first input that
 // has one, so everything computed from scoped tensors is freed with that scope.
 //
-// The cleanup backstop is attached later, in batches (see backstop): most results are freed
-// within a few operations, and registering a runtime cleanup for each of them was the largest
-// Go-side cost of an operation: with pprof on BenchmarkTinyAdd (a 1-element add and its Free,
-// 1220 ns per op beside libtorch's own 600 ns), runtime.AddCleanup took 135 ns per op and
-// Cleanup.Stop 35 ns.
+// A result that joins an open scope needs no cleanup of its own: the scope holds it until
+// Close. Any other result gets the cleanup backstop, attached later in batches (see backstop):
+// most results are freed within a few operations, and registering a runtime cleanup for each
+// of them was the largest Go-side cost of an operation: with pprof on BenchmarkTinyAdd (a
+// 1-element add and its Free, 1220 ns per op beside libtorch's own 600 ns),
+// runtime.AddCleanup took 135 ns per op and Cleanup.Stop 35 ns.
 func newTensor(h C.ht_tensor, inputs ...*Tensor) *Tensor {
 	t := &Tensor{}
-	backstop.add(t, h)
 	liveTensors.Add(1)
 	for _, in := range inputs {
 		if in == nil {
 			continue
 		}
-		if s := in.scope.Load(); s != nil {
-			s.add(t)
+		if st := in.scope.Load(); st != nil {
+			if st.adopt(t, h) {
+				return t
+			}
 			break
 		}
 	}
+	backstop.add(t, h)
 	return t
 }
 
-// backstop attaches the runtime cleanup to new tensors in batches. A tensor waits in the
-// pending list (which keeps it reachable, so it cannot be collected unguarded) until the list
-// holds guardBatch tensors or a garbage collection runs; then every pending tensor that has not
-// been freed meanwhile gets its cleanup, and the list lets go of them all. A tensor dropped
-// without Free is therefore released by the cleanup of a later GC cycle than it would be with
-// an immediate registration, and no later than that.
+// backstop attaches the runtime cleanup to tensors in batches. A tensor waits in the pending
+// list (which keeps it reachable, so it cannot be collected unguarded) until the list holds
+// guardBatch tensors or a garbage collection runs; then every pending tensor that has not been
+// freed meanwhile gets its cleanup, and the list lets go of them all. A tensor dropped without
+// Free is therefore released by the cleanup of a later GC cycle than it would be with an
+// immediate registration, and no later than that.
 var backstop pendingGuards
 
 const guardBatch = 256
@@ -97,6 +111,7 @@ const cellSlab = 128
 // add gives t its cell, holding handle h, and queues t for its cleanup.
 func (p *pendingGuards) add(t *Tensor, h C.ht_tensor) {
 	p.hook.Do(armGCHook)
+	t.backing.Store(backPending)
 	p.mu.Lock()
 	if len(p.cells) == 0 {
 		p.cells = make([]cell, cellSlab)
@@ -104,6 +119,25 @@ func (p *pendingGuards) add(t *Tensor, h C.ht_tensor) {
 	t.c = &p.cells[0]
 	p.cells = p.cells[1:]
 	t.c.p = unsafe.Pointer(h)
+	p.ts = append(p.ts, t)
+	if len(p.ts) < guardBatch {
+		p.mu.Unlock()
+		return
+	}
+	batch := p.ts
+	p.ts = make([]*Tensor, 0, guardBatch)
+	p.mu.Unlock()
+	guard(batch)
+}
+
+// enqueue queues t, which already has its cell, for its cleanup, unless it has one or is
+// queued already.
+func (p *pendingGuards) enqueue(t *Tensor) {
+	if !t.backing.CompareAndSwap(backScope, backPending) {
+		return
+	}
+	p.hook.Do(armGCHook)
+	p.mu.Lock()
 	p.ts = append(p.ts, t)
 	if len(p.ts) < guardBatch {
 		p.mu.Unlock()
@@ -128,7 +162,7 @@ func guard(batch []*Tensor) {
 	for i, t := range batch {
 		if t.c.load() != nil {
 			t.cleanup = runtime.AddCleanup(t, (*cell).release, t.c)
-			t.guarded.Store(true) // publishes t.cleanup to Free
+			t.backing.Store(backGuarded) // publishes t.cleanup to Free
 		}
 		batch[i] = nil
 	}
@@ -169,10 +203,19 @@ func (t *Tensor) Free() {
 	if t == nil || t.c == nil {
 		return
 	}
-	if t.guarded.Load() {
+	if t.backing.Load() == backGuarded {
 		t.cleanup.Stop()
 	}
 	t.c.release()
+}
+
+// take detaches the native handle from t for a caller that releases it (Scope.Close, in a
+// batch), stopping t's cleanup; nil if t was freed already.
+func (t *Tensor) take() unsafe.Pointer {
+	if t.backing.Load() == backGuarded {
+		t.cleanup.Stop()
+	}
+	return atomic.SwapPointer(&t.c.p, nil)
 }
 
 // Freed reports whether the tensor has been released.
@@ -196,35 +239,101 @@ func (t *Tensor) Share() (*Tensor, error) {
 
 // Scope frees, on Close, every tensor it owns: tensors added with Track and every result of an
 // operation one of whose inputs it owns. Keep takes a tensor out of the scope so it survives
-// Close. A Scope is safe for concurrent use, but it is normally owned by one goroutine (one
-// training or inference step).
+// Close. Close releases all of them in one native call. A Scope is safe for concurrent use,
+// but it is normally owned by one goroutine (one training or inference step). The zero Scope
+// is ready to use; NewScope returns one too.
+//
+// A Scope dropped without Close does not leak: once it is unreachable, the tensors it still
+// owns get the runtime cleanup backstop, so each is released when it is unreachable in turn
+// (a tensor still in use stays valid).
 type Scope struct {
+	once sync.Once
+	st   *scopeState
+}
+
+// scopeState is what a scope's tensors point to (never the Scope itself, so that a Scope can
+// become unreachable while its tensors are still in use, and its cleanup can tell).
+type scopeState struct {
 	mu     sync.Mutex
 	ts     []*Tensor
+	cells  []cell // a slab for the cells of the results the scope adopts
 	closed bool
 }
 
 // NewScope returns an empty scope.
-func NewScope() *Scope { return &Scope{} }
+func NewScope() *Scope {
+	s := &Scope{}
+	s.state()
+	return s
+}
 
-func (s *Scope) add(t *Tensor) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		// A tensor created from an input of a closed scope is left to its owner.
+func (s *Scope) state() *scopeState {
+	s.once.Do(func() {
+		s.st = &scopeState{}
+		runtime.AddCleanup(s, (*scopeState).abandon, s.st)
+	})
+	return s.st
+}
+
+// scopeCellSlab is how many cells a scope allocates at once for the results it adopts.
+const scopeCellSlab = 32
+
+// adopt makes t, a new result holding handle h, owned by the scope, and reports whether it did
+// (not once the scope is closed).
+func (st *scopeState) adopt(t *Tensor, h C.ht_tensor) bool {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return false
+	}
+	if len(st.cells) == 0 {
+		st.cells = make([]cell, scopeCellSlab)
+	}
+	t.c = &st.cells[0]
+	st.cells = st.cells[1:]
+	t.c.p = unsafe.Pointer(h)
+	t.scope.Store(st)
+	st.ts = append(st.ts, t)
+	st.mu.Unlock()
+	return true
+}
+
+func (st *scopeState) add(t *Tensor) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		// A tensor added to a closed scope is left to its owner.
 		return
 	}
-	t.scope.Store(s)
-	s.ts = append(s.ts, t)
+	t.scope.Store(st)
+	st.ts = append(st.ts, t)
+}
+
+// abandon runs when the Scope is unreachable without having been closed: the tensors it still
+// owns get the cleanup backstop, and later results of them no longer join it.
+func (st *scopeState) abandon() {
+	st.mu.Lock()
+	ts := st.ts
+	st.ts = nil
+	st.cells = nil
+	st.closed = true
+	st.mu.Unlock()
+	for _, t := range ts {
+		if t.scope.CompareAndSwap(st, nil) {
+			backstop.enqueue(t)
+		}
+	}
 }
 
 // Track adds tensors to the scope and returns the first, for chaining.
 func (s *Scope) Track(ts ...*Tensor) *Tensor {
+	st := s.state()
 	for _, t := range ts {
 		if t != nil {
-			s.add(t)
+			st.add(t)
 		}
 	}
+	runtime.KeepAlive(s)
 	if len(ts) == 0 {
 		return nil
 	}
@@ -234,31 +343,47 @@ func (s *Scope) Track(ts ...*Tensor) *Tensor {
 // Keep removes t from the scope so Close does not free it, and returns t. Results computed
 // from t afterwards are no longer owned by the scope.
 func (s *Scope) Keep(t *Tensor) *Tensor {
-	if t != nil {
-		t.scope.CompareAndSwap(s, nil)
+	if t != nil && t.scope.CompareAndSwap(s.state(), nil) {
+		backstop.enqueue(t) // no longer held by the scope
 	}
+	runtime.KeepAlive(s)
 	return t
 }
 
-// Close frees every tensor still owned by the scope. It is idempotent.
+// Close frees every tensor still owned by the scope, in one native call. It is idempotent.
 func (s *Scope) Close() {
-	s.mu.Lock()
-	ts := s.ts
-	s.ts = nil
-	s.closed = true
-	s.mu.Unlock()
-	for _, t := range ts {
-		if t.scope.CompareAndSwap(s, nil) {
-			t.Free()
+	st := s.state()
+	st.mu.Lock()
+	ts := st.ts
+	st.ts = nil
+	st.cells = nil
+	st.closed = true
+	st.mu.Unlock()
+	if len(ts) > 0 {
+		hs := make([]unsafe.Pointer, 0, len(ts))
+		for _, t := range ts {
+			if !t.scope.CompareAndSwap(st, nil) {
+				continue // kept, or moved to another scope
+			}
+			if p := t.take(); p != nil {
+				hs = append(hs, p)
+			}
+		}
+		if len(hs) > 0 {
+			C.ht_free_many((*C.ht_tensor)(unsafe.Pointer(&hs[0])), C.size_t(len(hs)))
+			liveTensors.Add(-int64(len(hs)))
 		}
 	}
+	runtime.KeepAlive(s)
 }
 
 // Len is the number of tensors the scope currently holds (kept ones included until Close).
 func (s *Scope) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ts)
+	st := s.state()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	runtime.KeepAlive(s)
+	return len(st.ts)
 }
 
 // Info is a tensor's metadata, read in one native call.
