@@ -6,6 +6,7 @@ package torch
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -50,9 +51,23 @@ func CUDAAvailable() bool { return C.ht_cuda_is_available() != 0 }
 // CUDADeviceCount is the number of visible CUDA devices (0 on a CPU-only libtorch).
 func CUDADeviceCount() int { return int(C.ht_cuda_device_count()) }
 
+// ErrDeviceUnavailable is wrapped by ParseDevice's error for a well-formed device that this
+// machine or libtorch cannot provide (CUDA without a CUDA libtorch or device, an index past
+// the visible devices), as opposed to a malformed name.
+var ErrDeviceUnavailable = errors.New("device unavailable")
+
+type unavailableError struct{ msg string }
+
+func (e *unavailableError) Error() string        { return e.msg }
+func (e *unavailableError) Is(target error) bool { return target == ErrDeviceUnavailable }
+
+func unavailable(format string, args ...any) error {
+	return &unavailableError{fmt.Sprintf(format, args...)}
+}
+
 // ParseDevice parses "cpu", "cuda", "cuda:N" or "auto" (cuda:0 when CUDA is available, else cpu).
 // Asking for CUDA on a CPU-only libtorch, or for an index that is not visible, is an error that
-// says so.
+// says so and wraps ErrDeviceUnavailable.
 func ParseDevice(s string) (Device, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	switch {
@@ -73,10 +88,10 @@ func ParseDevice(s string) (Device, error) {
 			idx = n
 		}
 		if !CUDAAvailable() {
-			return CPU, fmt.Errorf("torch: device %q requested, but this libtorch (%s) has no CUDA support or no CUDA device is visible; use --device cpu or build the shim against a CUDA libtorch", s, LibtorchVersion())
+			return CPU, unavailable("torch: device %q requested, but this libtorch (%s) has no CUDA support or no CUDA device is visible; use --device cpu or build the shim against a CUDA libtorch", s, LibtorchVersion())
 		}
 		if idx >= CUDADeviceCount() {
-			return CPU, fmt.Errorf("torch: device %q requested, but only %d CUDA device(s) are visible", s, CUDADeviceCount())
+			return CPU, unavailable("torch: device %q requested, but only %d CUDA device(s) are visible", s, CUDADeviceCount())
 		}
 		return CUDA(idx), nil
 	}

@@ -38,6 +38,7 @@ func TestParseDevice(t *testing.T) {
 			_, err := ParseDevice(s)
 			require.Error(t, err, s)
 			require.Contains(t, err.Error(), "no CUDA", s)
+			require.ErrorIs(t, err, ErrDeviceUnavailable, s)
 			require.Contains(t, err.Error(), strings.ToLower(s), s)
 		}
 	}
@@ -47,6 +48,7 @@ func TestParseDevice(t *testing.T) {
 	}
 	_, err = ParseDevice("tpu")
 	require.ErrorContains(t, err, "unknown device")
+	require.NotErrorIs(t, err, ErrDeviceUnavailable, "a malformed name is not an unavailable device")
 
 	require.Equal(t, "cpu", CPU.String())
 	require.Equal(t, "cuda:1", CUDA(1).String())

@@ -80,6 +80,16 @@ func TestErrors(t *testing.T) {
 		{"tokenize without text", []string{"tokenize"}, exitUsage, []string{"--text is required"}},
 		{"inspect without model", []string{"inspect", "--json"}, exitUsage, []string{"--model is required"}},
 	}
+	if !torch.CUDAAvailable() {
+		// A well-formed device this machine cannot provide is a failed command, not a wrong
+		// command line.
+		cases = append(cases, struct {
+			name      string
+			args      []string
+			code      int
+			fragments []string
+		}{"cuda absent", []string{"version", "--device", "cuda"}, exitError, []string{"--device", "no CUDA support"}})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

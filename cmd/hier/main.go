@@ -225,6 +225,9 @@ func setup(c *cli.Context) error {
 	}
 	devFlag := flagCtx(c, flagDevice).String(flagDevice)
 	dev, err := torch.ParseDevice(devFlag)
+	if errors.Is(err, torch.ErrDeviceUnavailable) {
+		return fmt.Errorf("--device: %w", err) // a well-formed request this machine cannot serve: exit 1
+	}
 	if err != nil {
 		return usageErrorf("--device: %v", err)
 	}
