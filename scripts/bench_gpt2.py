@@ -7,7 +7,8 @@ Semantics follow HF: Conv1D layers (x @ W + b via addmm, W [in, out]); GELU "gel
 Python expression HF's NewGELUActivation evaluates; attention scores divided by sqrt(head_dim),
 causal mask applied with torch.where and finfo.min; dropout 0.1 (HF's default) in train mode;
 sequence-classification head `score` without bias pooled at the last non-pad token; causal-LM
-loss on shifted logits of the head tied to wte. Optimiser: torch.optim.AdamW.
+loss on shifted logits of the head tied to wte. Optimiser: torch.optim.AdamW, gradients set to None
+before each backward (zero_grad(set_to_none=True)), as hier's AdamW.ZeroGrad does.
 
 Usage: bench_gpt2.py --mode train_cls|train_lm|forward --case a|b --threads N --steps K
                      [--warmup W] [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
@@ -176,7 +177,10 @@ def measure(mode, case, device, dtype, steps, warmup, autocast=None):
         def step():
             with amp():
                 loss = model.cls_loss(ids, labels) if mode == "train_cls" else model.lm_loss(ids)
-            opt.zero_grad()
+            # set_to_none=True drops the gradients as hier's AdamW.ZeroGrad does (and torch >= 2.0's
+            # default); torch 1.13's default zeroes them instead. Measured on (b): 30-100 MB lower
+            # peak RSS for this side, speed within noise.
+            opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     for _ in range(warmup):
