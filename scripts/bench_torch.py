@@ -4,8 +4,10 @@
 Measures, at a given intra-op thread count, the same operations as the Go benchmarks in
 torch/bench_test.go and prints one JSON object on stdout:
 
-  tiny_add_ns   ns per `a + b` of two 1-element float32 tensors (result dropped each time)
-  sgemm_gflops  GFLOP/s of a 1024x1024 float32 matmul (2*n^3 flops per product)
+  tiny_add_ns          ns per `a + b` of two 1-element float32 tensors (result dropped each time)
+  tiny_add_batched_ns  the same add, its results kept in a list that is dropped every 64 adds
+                       (the pattern of BenchmarkTinyAddScoped: 64 results alive, then released)
+  sgemm_gflops         GFLOP/s of a 1024x1024 float32 matmul (2*n^3 flops per product)
 
 Each measurement is a time.perf_counter loop after a warm-up, repeated; the median is reported.
 Run it with the Python that has torch (Debian: /usr/bin/python3 with python3-torch), not from a
@@ -33,6 +35,27 @@ def tiny_add_ns(iters, repeats):
         for _ in range(iters):
             a + b
         samples.append((time.perf_counter() - t0) / iters * 1e9)
+    return statistics.median(samples)
+
+
+def tiny_add_batched_ns(iters, repeats, batch=64):
+    a = torch.ones(1, dtype=torch.float32)
+    b = torch.full((1,), 2.0, dtype=torch.float32)
+    rounds = max(iters // batch, 1)
+
+    def loop(n):
+        for _ in range(n):
+            kept = []
+            for _ in range(batch):
+                kept.append(a + b)
+            del kept
+
+    loop(max(rounds // 10, 20))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        loop(rounds)
+        samples.append((time.perf_counter() - t0) / (rounds * batch) * 1e9)
     return statistics.median(samples)
 
 
@@ -64,6 +87,7 @@ def main():
     torch.set_num_threads(args.threads)
     out = {
         "tiny_add_ns": tiny_add_ns(args.tiny_iters, args.repeats),
+        "tiny_add_batched_ns": tiny_add_batched_ns(args.tiny_iters, args.repeats),
         "sgemm_gflops": sgemm_gflops(1024, args.sgemm_iters, args.repeats),
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
