@@ -113,24 +113,14 @@ func TestScopeConcurrentUse(t *testing.T) {
 // TestCleanupBackstop: an unreachable tensor that was never freed is released by the runtime
 // cleanup after a GC (the backstop; Free and Scope are the real mechanism).
 func TestCleanupBackstop(t *testing.T) {
-	// Let cleanups of garbage from earlier tests finish, so that only ours are counted.
-	for prev := int64(-1); prev != LiveTensors(); {
-		prev = LiveTensors()
-		settle()
-	}
-	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	start, nativeStart := quiesce()
 	func() {
 		for k := 0; k < 10; k++ {
 			_ = Must(Zeros([]int64{1000}, Float32, CPU))
 		}
 	}()
 	require.Equal(t, start+10, LiveTensors())
-	deadline := time.Now().Add(5 * time.Second)
-	for LiveTensors() > start && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.Equal(t, start, LiveTensors())
+	waitLive(t, start)
 	require.Equal(t, nativeStart, NativeLiveTensors())
 }
 
@@ -172,12 +162,7 @@ func TestBackstopBatchesRaceWithFree(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for LiveTensors() > start && time.Now().Before(deadline) {
-		runtime.GC()
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.Equal(t, start, LiveTensors())
+	waitLive(t, start)
 	require.Equal(t, nativeStart, NativeLiveTensors())
 }
 
@@ -185,11 +170,7 @@ func TestBackstopBatchesRaceWithFree(t *testing.T) {
 // unreachable, the tensors it owns get the cleanup backstop: the ones nobody holds are released
 // after later GCs, and one still held stays valid until it is dropped or freed.
 func TestAbandonedScopeBackstop(t *testing.T) {
-	for prev := int64(-1); prev != LiveTensors(); {
-		prev = LiveTensors()
-		settle()
-	}
-	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	start, nativeStart := quiesce()
 	var held *Tensor
 	func() {
 		s := NewScope()
@@ -206,10 +187,9 @@ func TestAbandonedScopeBackstop(t *testing.T) {
 	require.NoError(t, err, "a tensor still in use survives its abandoned scope")
 	require.Equal(t, []float32{11, 12, 13}, v)
 	// Results of it do not join the abandoned scope; they get the backstop as usual.
-	y := Must(held.MulScalar(2))
+	_ = Must(held.MulScalar(2))
 	require.Equal(t, start+2, LiveTensors())
-	held, y = nil, nil
-	_ = y
+	held = nil
 	waitLive(t, start)
 	require.Equal(t, nativeStart, NativeLiveTensors())
 }
@@ -217,11 +197,7 @@ func TestAbandonedScopeBackstop(t *testing.T) {
 // TestKeptTensorBackstop: a tensor taken out of its scope with Keep and then dropped without
 // Free is released by the backstop (the scope no longer holds it after Close).
 func TestKeptTensorBackstop(t *testing.T) {
-	for prev := int64(-1); prev != LiveTensors(); {
-		prev = LiveTensors()
-		settle()
-	}
-	start, nativeStart := LiveTensors(), NativeLiveTensors()
+	start, nativeStart := quiesce()
 	func() {
 		s := NewScope()
 		defer s.Close()
@@ -274,6 +250,16 @@ func TestScopeCloseBatchMixed(t *testing.T) {
 	kept.Free()
 	require.Equal(t, start, LiveTensors())
 	require.Equal(t, nativeStart, NativeLiveTensors())
+}
+
+// quiesce runs GCs until the cleanups of earlier tests' garbage have finished, and returns the
+// live handle counts (Go, native) for a test to compare against.
+func quiesce() (int64, int64) {
+	for prev := int64(-1); prev != LiveTensors(); {
+		prev = LiveTensors()
+		settle()
+	}
+	return LiveTensors(), NativeLiveTensors()
 }
 
 // waitLive runs GCs until LiveTensors is want (10 s at most).

@@ -113,21 +113,10 @@ func (p *pendingGuards) add(t *Tensor, h C.ht_tensor) {
 	p.hook.Do(armGCHook)
 	t.backing.Store(backPending)
 	p.mu.Lock()
-	if len(p.cells) == 0 {
-		p.cells = make([]cell, cellSlab)
-	}
-	t.c = &p.cells[0]
-	p.cells = p.cells[1:]
-	t.c.p = unsafe.Pointer(h)
-	p.ts = append(p.ts, t)
-	if len(p.ts) < guardBatch {
-		p.mu.Unlock()
-		return
-	}
-	batch := p.ts
-	p.ts = make([]*Tensor, 0, guardBatch)
+	t.c = newCell(&p.cells, cellSlab, h)
+	full := p.pushLocked(t)
 	p.mu.Unlock()
-	guard(batch)
+	guard(full)
 }
 
 // enqueue queues t, which already has its cell, for its cleanup, unless it has one or is
@@ -138,15 +127,33 @@ func (p *pendingGuards) enqueue(t *Tensor) {
 	}
 	p.hook.Do(armGCHook)
 	p.mu.Lock()
+	full := p.pushLocked(t)
+	p.mu.Unlock()
+	guard(full)
+}
+
+// pushLocked appends t to the pending list (p.mu held) and, once the list holds guardBatch
+// tensors, takes and returns it for the caller to guard after unlocking.
+func (p *pendingGuards) pushLocked(t *Tensor) []*Tensor {
 	p.ts = append(p.ts, t)
 	if len(p.ts) < guardBatch {
-		p.mu.Unlock()
-		return
+		return nil
 	}
-	batch := p.ts
+	full := p.ts
 	p.ts = make([]*Tensor, 0, guardBatch)
-	p.mu.Unlock()
-	guard(batch)
+	return full
+}
+
+// newCell takes the next cell of *slab, allocating a slab of n cells when it is used up, and
+// stores handle h in it. The slab's owner serialises calls.
+func newCell(slab *[]cell, n int, h C.ht_tensor) *cell {
+	if len(*slab) == 0 {
+		*slab = make([]cell, n)
+	}
+	c := &(*slab)[0]
+	*slab = (*slab)[1:]
+	c.p = unsafe.Pointer(h)
+	return c
 }
 
 // flush guards every pending tensor now.
@@ -286,12 +293,7 @@ func (st *scopeState) adopt(t *Tensor, h C.ht_tensor) bool {
 		st.mu.Unlock()
 		return false
 	}
-	if len(st.cells) == 0 {
-		st.cells = make([]cell, scopeCellSlab)
-	}
-	t.c = &st.cells[0]
-	st.cells = st.cells[1:]
-	t.c.p = unsafe.Pointer(h)
+	t.c = newCell(&st.cells, scopeCellSlab, h)
 	t.scope.Store(st)
 	st.ts = append(st.ts, t)
 	st.mu.Unlock()
@@ -309,16 +311,19 @@ func (st *scopeState) add(t *Tensor) {
 	st.ts = append(st.ts, t)
 }
 
+// shut closes the scope to new tensors and returns the ones it held.
+func (st *scopeState) shut() []*Tensor {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ts := st.ts
+	st.ts, st.cells, st.closed = nil, nil, true
+	return ts
+}
+
 // abandon runs when the Scope is unreachable without having been closed: the tensors it still
 // owns get the cleanup backstop, and later results of them no longer join it.
 func (st *scopeState) abandon() {
-	st.mu.Lock()
-	ts := st.ts
-	st.ts = nil
-	st.cells = nil
-	st.closed = true
-	st.mu.Unlock()
-	for _, t := range ts {
+	for _, t := range st.shut() {
 		if t.scope.CompareAndSwap(st, nil) {
 			backstop.enqueue(t)
 		}
@@ -353,13 +358,7 @@ func (s *Scope) Keep(t *Tensor) *Tensor {
 // Close frees every tensor still owned by the scope, in one native call. It is idempotent.
 func (s *Scope) Close() {
 	st := s.state()
-	st.mu.Lock()
-	ts := st.ts
-	st.ts = nil
-	st.cells = nil
-	st.closed = true
-	st.mu.Unlock()
-	if len(ts) > 0 {
+	if ts := st.shut(); len(ts) > 0 {
 		hs := make([]unsafe.Pointer, 0, len(ts))
 		for _, t := range ts {
 			if !t.scope.CompareAndSwap(st, nil) {
