@@ -52,7 +52,7 @@ type Tensor struct {
 // What keeps a tensor that is dropped without Free from leaking its native handle.
 const (
 	// backScope: the scope that owns it holds it (reachable) until Close frees it; a scope
-	// dropped without Close hands its tensors to the backstop (see NewScope).
+	// dropped without Close hands its tensors to the backstop (see Scope).
 	backScope uint32 = iota
 	// backPending: it waits in the backstop's pending list for its runtime cleanup.
 	backPending
