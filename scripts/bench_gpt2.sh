@@ -96,6 +96,25 @@ print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (label, med(0), med(1),
 ' "$1"
 }
 
+# each_row log_prefix round_fn summarize_fn: for every case and workload, runs
+# `round_fn bench_name py_mode case` (one line of figures) in $rounds rounds and prints the row
+# that summarize_fn makes of them.
+each_row() {
+  local prefix=$1 round_fn=$2 summarize_fn=$3 c w gb pm label r
+  for c in $cases; do
+    for w in "${workloads[@]}"; do
+      set -- $w
+      gb=$1; pm=$2; shift 2; label="$*"
+      : >"$tmp/rounds"
+      for r in $(seq "$rounds"); do
+        echo "bench_gpt2: ${prefix}case $c, $label, round $r/$rounds" >&2
+        "$round_fn" "$gb" "$pm" "$c" >>"$tmp/rounds"
+      done
+      "$summarize_fn" "$c | $label" <"$tmp/rounds"
+    done
+  done
+}
+
 workloads=("GPT2TrainClassifier train_cls train (seq-cls)" "GPT2TrainLM train_lm train (causal LM)" "GPT2Forward forward forward-only")
 if [ "$precision" = bf16-vs-fp32 ]; then
   echo "### bf16 autocast vs fp32 (threads=$threads, $steps timed steps after 1 warm-up; length 128)"
@@ -106,22 +125,15 @@ if [ "$precision" = bf16-vs-fp32 ]; then
   echo
   echo "| case | workload | hier fp32 tok/s | hier bf16 tok/s | hier bf16/fp32 | PyTorch fp32 tok/s | PyTorch bf16 tok/s | PyTorch bf16/fp32 | hier/PyTorch at bf16 | flag |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
-  for c in $cases; do
-    for w in "${workloads[@]}"; do
-      set -- $w
-      gb=$1; pm=$2; shift 2; label="$*"
-      : >"$tmp/rounds"
-      for r in $(seq "$rounds"); do
-        echo "bench_gpt2: bf16 vs fp32, case $c, $label, round $r/$rounds" >&2
-        read -r g32 _ < <(go_measure "$gb" "$c")
-        read -r p32 _ < <(py_measure "$pm" "$c")
-        read -r g16 _ < <(go_measure "$gb" "$c" bfloat16)
-        read -r p16 _ < <(py_measure "$pm" "$c" bfloat16)
-        echo "$g32 $g16 $p32 $p16" >>"$tmp/rounds"
-      done
-      summarize_bf16 "$c | $label" <"$tmp/rounds"
-    done
-  done
+  bf16_round() { # gb pm case -> "hier_fp32 hier_bf16 torch_fp32 torch_bf16"
+    local g32 p32 g16 p16
+    read -r g32 _ < <(go_measure "$1" "$3")
+    read -r p32 _ < <(py_measure "$2" "$3")
+    read -r g16 _ < <(go_measure "$1" "$3" bfloat16)
+    read -r p16 _ < <(py_measure "$2" "$3" bfloat16)
+    echo "$g32 $g16 $p32 $p16"
+  }
+  each_row "bf16 vs fp32, " bf16_round summarize_bf16
   exit 0
 fi
 autocast=""
@@ -135,17 +147,10 @@ echo "$rounds rounds per row, alternating hier and PyTorch (each run its own pro
 echo
 echo "| case | workload | hier tokens/s | PyTorch eager tokens/s | ratio | ratio min–max | hier peak RSS MB | PyTorch peak RSS MB | flag |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
-for c in $cases; do
-  for w in "${workloads[@]}"; do
-    set -- $w
-    gb=$1; pm=$2; shift 2; label="$*"
-    : >"$tmp/rounds"
-    for r in $(seq "$rounds"); do
-      echo "bench_gpt2: case $c, $label, round $r/$rounds" >&2
-      read -r gt gr < <(go_measure "$gb" "$c" $autocast)
-      read -r pt pr < <(py_measure "$pm" "$c" $autocast)
-      echo "$gt $gr $pt $pr" >>"$tmp/rounds"
-    done
-    summarize "$c | $label" <"$tmp/rounds"
-  done
-done
+fp_round() { # gb pm case -> "hier_tok hier_rss torch_tok torch_rss"
+  local gt gr pt pr
+  read -r gt gr < <(go_measure "$1" "$3" $autocast)
+  read -r pt pr < <(py_measure "$2" "$3" $autocast)
+  echo "$gt $gr $pt $pr"
+}
+each_row "" fp_round summarize

@@ -210,19 +210,22 @@ func (t *Tensor) Free() {
 	if t == nil || t.c == nil {
 		return
 	}
-	if t.backing.Load() == backGuarded {
-		t.cleanup.Stop()
-	}
+	t.stopCleanup()
 	t.c.release()
 }
 
 // take detaches the native handle from t for a caller that releases it (Scope.Close, in a
 // batch), stopping t's cleanup; nil if t was freed already.
 func (t *Tensor) take() unsafe.Pointer {
+	t.stopCleanup()
+	return atomic.SwapPointer(&t.c.p, nil)
+}
+
+// stopCleanup cancels t's runtime cleanup, if it has one: its handle is being released now.
+func (t *Tensor) stopCleanup() {
 	if t.backing.Load() == backGuarded {
 		t.cleanup.Stop()
 	}
-	return atomic.SwapPointer(&t.c.p, nil)
 }
 
 // Freed reports whether the tensor has been released.

@@ -241,39 +241,26 @@ func keyOf(f reflect.StructField) (string, bool) {
 	return name, true
 }
 
-// fieldByKey finds the field that encoding/json decodes key into: the exact name first, then
-// a case-insensitive match.
+// fieldByKey finds the field that encoding/json decodes key into: an exact name before a
+// case-insensitive match, and among those the shallowest (a promoted field of an embedded
+// struct loses to one of the outer struct).
 func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	var fold *reflect.StructField
+	var best reflect.StructField
+	found, bestExact := false, false
 	for _, f := range reflect.VisibleFields(t) {
 		name, ok := keyOf(f)
-		if !ok || len(f.Index) > 1 && hiddenByDepth(t, f) {
+		if !ok {
 			continue
 		}
-		if name == key {
-			return f, true
+		exact := name == key
+		if !exact && !strings.EqualFold(name, key) {
+			continue
 		}
-		if fold == nil && strings.EqualFold(name, key) {
-			fc := f
-			fold = &fc
-		}
-	}
-	if fold != nil {
-		return *fold, true
-	}
-	return reflect.StructField{}, false
-}
-
-// hiddenByDepth reports whether a promoted field is shadowed by a shallower one of the same
-// JSON name (encoding/json's rule), which VisibleFields does not know about for tag names.
-func hiddenByDepth(t reflect.Type, f reflect.StructField) bool {
-	name, _ := keyOf(f)
-	for _, g := range reflect.VisibleFields(t) {
-		if n, ok := keyOf(g); ok && n == name && len(g.Index) < len(f.Index) {
-			return true
+		if !found || exact && !bestExact || exact == bestExact && len(f.Index) < len(best.Index) {
+			best, found, bestExact = f, true, exact
 		}
 	}
-	return false
+	return best, found
 }
 
 // explain turns an encoding/json error into one that names the file, the position and the key
